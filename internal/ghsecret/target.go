@@ -1,0 +1,127 @@
+// Package ghsecret writes GitHub Actions and Dependabot secrets for the five
+// scopes GitHub has, over go-github v60: it fetches the target's public key,
+// seals the value (libsodium sealed box), writes it and reads its metadata.
+package ghsecret
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Scope is where a secret lives on GitHub.
+type Scope string
+
+const (
+	ScopeRepository             Scope = "repository"
+	ScopeEnvironment            Scope = "environment"
+	ScopeOrganization           Scope = "organization"
+	ScopeDependabot             Scope = "dependabot"
+	ScopeDependabotOrganization Scope = "dependabot-organization"
+)
+
+// Scopes lists every scope in a stable order (inputs, docs, tests).
+var Scopes = []Scope{ScopeRepository, ScopeEnvironment, ScopeOrganization, ScopeDependabot, ScopeDependabotOrganization}
+
+// DefaultSecretName is the secret pat-action keeps fresh unless told otherwise.
+const DefaultSecretName = "GROO_PAT"
+
+// Target is one secret: a scope and a name. Owner/Repo are set for the
+// repository scopes, Org for the organization scopes.
+type Target struct {
+	Scope       Scope
+	Owner       string // repository owner (repository, environment, dependabot)
+	Repo        string // repository name (repository, environment, dependabot)
+	Environment string // environment name, unescaped ("prod/eu")
+	Org         string // organization (organization, dependabot-organization)
+	Name        string // secret name
+
+	// Organization secrets only. Empty Visibility keeps what the secret has
+	// (a new one becomes "private"); nil SelectedRepositories keeps the
+	// existing selection.
+	Visibility           string
+	SelectedRepositories []string // repository names within Org
+}
+
+// Validate checks that the fields the scope needs are present and that the
+// secret name is one GitHub accepts, before any request is made.
+func (t Target) Validate() error {
+	need := func(field, val string) error {
+		if strings.TrimSpace(val) == "" {
+			return fmt.Errorf("target %s: %s is required for scope %q", t.Scope, field, t.Scope)
+		}
+		return nil
+	}
+	var err error
+	switch t.Scope {
+	case ScopeRepository, ScopeDependabot:
+		err = firstErr(need("owner", t.Owner), need("repository", t.Repo))
+	case ScopeEnvironment:
+		err = firstErr(need("owner", t.Owner), need("repository", t.Repo), need("environment", t.Environment))
+	case ScopeOrganization, ScopeDependabotOrganization:
+		err = need("organization", t.Org)
+	default:
+		return fmt.Errorf("unknown scope %q: use one of repository, environment, organization, dependabot, dependabot-organization", t.Scope)
+	}
+	if err != nil {
+		return err
+	}
+	switch t.Visibility {
+	case "", "all", "private", "selected":
+	default:
+		return fmt.Errorf("visibility %q: use all, private or selected", t.Visibility)
+	}
+	if t.Visibility != "" && t.Scope != ScopeOrganization && t.Scope != ScopeDependabotOrganization {
+		return fmt.Errorf("visibility is only for organization secrets (scope is %q)", t.Scope)
+	}
+	if t.Visibility == "selected" && t.SelectedRepositories == nil {
+		return fmt.Errorf("visibility selected needs selected-repositories (else GitHub removes every repository from the secret)")
+	}
+	return ValidateSecretName(t.Name)
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Key is the scope key the emulator and the audit use:
+// repo:octo/app, env:octo/app:prod/eu, org:octo, dependabot:octo/app, dependabot-org:octo.
+func (t Target) Key() string {
+	switch t.Scope {
+	case ScopeRepository:
+		return "repo:" + t.Owner + "/" + t.Repo
+	case ScopeEnvironment:
+		return "env:" + t.Owner + "/" + t.Repo + ":" + t.Environment
+	case ScopeOrganization:
+		return "org:" + t.Org
+	case ScopeDependabot:
+		return "dependabot:" + t.Owner + "/" + t.Repo
+	case ScopeDependabotOrganization:
+		return "dependabot-org:" + t.Org
+	}
+	return string(t.Scope) + ":?"
+}
+
+// String names the target for logs and errors: "repo:octo/app GROO_PAT".
+func (t Target) String() string { return t.Key() + " " + t.Name }
+
+// UseCase is the default token name of this target's lineage (DESIGN.md).
+func (t Target) UseCase() string {
+	switch t.Scope {
+	case ScopeRepository:
+		return "GitHub Actions - " + t.Owner + "/" + t.Repo + " " + t.Name
+	case ScopeEnvironment:
+		return "GitHub Actions - " + t.Owner + "/" + t.Repo + " env:" + t.Environment + " " + t.Name
+	case ScopeOrganization:
+		return "GitHub Actions - org " + t.Org + " " + t.Name
+	case ScopeDependabot:
+		return "Dependabot - " + t.Owner + "/" + t.Repo + " " + t.Name
+	case ScopeDependabotOrganization:
+		return "Dependabot - org " + t.Org + " " + t.Name
+	}
+	return "pat-action - " + t.Key() + " " + t.Name
+}

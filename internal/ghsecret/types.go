@@ -1,0 +1,50 @@
+package ghsecret
+
+import (
+	"fmt"
+	"time"
+)
+
+// PublicKey is a scope's Curve25519 key for sealing secret values.
+type PublicKey struct {
+	KeyID string
+	Key   [32]byte
+}
+
+// PutResult says what GitHub did with a write.
+type PutResult struct {
+	Created bool   // 201: the secret did not exist; false means 204, updated
+	KeyID   string // the key the value was finally sealed with (differs after a 422 refetch)
+}
+
+// Metadata is what GitHub tells about a secret; it never includes the value.
+type Metadata struct {
+	Exists                bool
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	Visibility            string  // organization scopes
+	SelectedRepositoryIDs []int64 // organization scopes with visibility "selected"
+}
+
+// RefusedError is a definitive refusal (401, 403 that is not a rate limit,
+// 404, a 422 that survived a key refetch, other 4xx): retrying the same
+// request cannot succeed. Any other error from a write means its outcome is
+// unknown (the value may or may not have landed).
+type RefusedError struct {
+	Op         string // "put secret", "get public key", ...
+	Target     string
+	StatusCode int
+	Message    string // GitHub's message
+	Hint       string // what to do about it
+}
+
+func (e *RefusedError) Error() string {
+	s := fmt.Sprintf("%s %s: GitHub answered %d", e.Op, e.Target, e.StatusCode)
+	if e.Message != "" {
+		s += " (" + e.Message + ")"
+	}
+	if e.Hint != "" {
+		s += ": " + e.Hint
+	}
+	return s
+}
