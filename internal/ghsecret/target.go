@@ -76,6 +76,13 @@ func (t Target) Validate() error {
 	if t.Visibility == "selected" && t.SelectedRepositories == nil {
 		return fmt.Errorf("visibility selected needs selected-repositories (else GitHub removes every repository from the secret)")
 	}
+	if t.SelectedRepositories != nil && t.Scope != ScopeOrganization && t.Scope != ScopeDependabotOrganization {
+		return fmt.Errorf("selected-repositories is only for organization secrets (scope is %q)", t.Scope)
+	}
+	if t.SelectedRepositories != nil && (t.Visibility == "all" || t.Visibility == "private") {
+		// GitHub answers 422 to ids with any visibility but selected.
+		return fmt.Errorf("selected-repositories needs visibility selected (visibility is %q)", t.Visibility)
+	}
 	return ValidateSecretName(t.Name)
 }
 

@@ -30,15 +30,26 @@ type Metadata struct {
 // 404, a 422 that survived a key refetch, other 4xx): retrying the same
 // request cannot succeed. Any other error from a write means its outcome is
 // unknown (the value may or may not have landed).
+//
+// StatusCode 0 means the request was never sent (invalid target, value too
+// large): just as definitive, and nothing was written.
 type RefusedError struct {
 	Op         string // "put secret", "get public key", ...
 	Target     string
 	StatusCode int
-	Message    string // GitHub's message
+	Message    string // GitHub's message, or why the request was not sent
 	Hint       string // what to do about it
+	Err        error  // the underlying error (a go-github error, or a validation error)
 }
 
 func (e *RefusedError) Error() string {
+	if e.StatusCode == 0 {
+		s := fmt.Sprintf("%s %s: not sent: %s", e.Op, e.Target, e.Message)
+		if e.Hint != "" {
+			s += ": " + e.Hint
+		}
+		return s
+	}
 	s := fmt.Sprintf("%s %s: GitHub answered %d", e.Op, e.Target, e.StatusCode)
 	if e.Message != "" {
 		s += " (" + e.Message + ")"
@@ -48,3 +59,7 @@ func (e *RefusedError) Error() string {
 	}
 	return s
 }
+
+// Unwrap gives errors.Is/As access to the underlying error
+// (ErrInvalidSecretName, *github.ErrorResponse, ...).
+func (e *RefusedError) Unwrap() error { return e.Err }

@@ -1,6 +1,7 @@
 package groo
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +20,14 @@ var ErrMalformedToken = errors.New("malformed Groo token")
 // Token is a Groo PAT value. The zero value is "no token". Its value leaves
 // the type only through Reveal, so that formatting, logging or marshalling it
 // by accident prints the redacted form (prefix and last four) instead.
+//
+// The value sits behind a pointer because fmt (and slog's text handler, which
+// uses fmt) cannot call methods on an unexported struct field: a string field
+// would be printed raw by %v of a struct holding an unexported Token, while a
+// pointer prints as an address. As a consequence == compares identity, not
+// value: compare tokens with Equal.
 type Token struct {
-	v string
+	v *string
 }
 
 // ParseToken accepts only groo_pat_ followed by 64 lowercase hex characters.
@@ -36,35 +43,45 @@ func ParseToken(s string) (Token, error) {
 			return Token{}, fmt.Errorf("%w: character %d is not lowercase hex", ErrMalformedToken, i+1)
 		}
 	}
-	return Token{v: s}, nil
+	return Token{v: &s}, nil
 }
 
 // IsZero reports whether t holds no token.
-func (t Token) IsZero() bool { return t.v == "" }
+func (t Token) IsZero() bool { return t.v == nil }
+
+// Equal reports whether t and u hold the same value, in constant time.
+func (t Token) Equal(u Token) bool {
+	return subtle.ConstantTimeCompare([]byte(t.Reveal()), []byte(u.Reveal())) == 1
+}
 
 // Reveal returns the secret value. Call it only where the value must leave
 // the process: an HTTP credential, the sealed box, a runner mask.
-func (t Token) Reveal() string { return t.v }
+func (t Token) Reveal() string {
+	if t.v == nil {
+		return ""
+	}
+	return *t.v
+}
 
 // TokenPrefix is what Groo lists as tokenPrefix: "groo_pat_" and two characters.
 func (t Token) TokenPrefix() string {
-	if t.v == "" {
+	if t.v == nil {
 		return ""
 	}
-	return t.v[:len(Prefix)+2]
+	return (*t.v)[:len(Prefix)+2]
 }
 
 // LastFour is the last four characters, the part the Groo UI shows.
 func (t Token) LastFour() string {
-	if len(t.v) < 4 {
+	if t.v == nil {
 		return ""
 	}
-	return t.v[len(t.v)-4:]
+	return (*t.v)[len(*t.v)-4:]
 }
 
 // Redacted is the only printable form: prefix, ellipsis, last four.
 func (t Token) Redacted() string {
-	if t.v == "" {
+	if t.v == nil {
 		return "<no token>"
 	}
 	return t.TokenPrefix() + "…" + t.LastFour()
@@ -100,4 +117,5 @@ var (
 	_ slog.LogValuer = Token{}
 	_ json.Marshaler = Token{}
 	_ fmt.GoStringer = Token{}
+	_ fmt.Stringer   = Token{}
 )

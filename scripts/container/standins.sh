@@ -80,7 +80,8 @@ fill_runner() {
 	done
 	copy_with_libs "$root" /bin/dash "${progs[@]}"
 	mv "$root/bin/dash" "$root/bin/sh"
-	ln -s bin "$root/usr/bin" 2>/dev/null || { mkdir -p "$root/usr" && ln -s ../bin "$root/usr/bin"; }
+	mkdir -p "$root/usr"
+	ln -s ../bin "$root/usr/bin" # steps may name /usr/bin/env
 	mkdir -m 1777 "$root/tmp"
 	mkdir -p "$root/root" "$root/etc"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"

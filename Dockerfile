@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+#
+# The image of the groo/pat-action container Action (the default, last stage)
+# and of the pat-rotator daemon (`--target rotator`).
+#
+# Base images are build arguments with real defaults so that an offline build
+# can pass local stand-ins (scripts/container/build.sh does).
+# The runtime default is distroless/static *without* the :nonroot tag, and no
+# USER is set: the runner mounts the workspace and GITHUB_OUTPUT files for its
+# default user, root, and a container Action must be able to write them.
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12
+
+FROM ${GO_IMAGE} AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+# Modules first: this layer is reused until go.mod or go.sum change.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -trimpath -ldflags="-s -w" -o /out/pat-action ./cmd/pat-action
+
+# The daemon is built in its own stage so that building the Action's image
+# does not pay for compiling the rotator's dependencies (SQLite).
+FROM build AS build-rotator
+RUN go build -trimpath -ldflags="-s -w" -o /out/pat-rotator ./cmd/pat-rotator
+
+FROM ${RUNTIME_IMAGE} AS rotator
+COPY --from=build-rotator /out/pat-rotator /pat-rotator
+ENTRYPOINT ["/pat-rotator"]
+
+FROM ${RUNTIME_IMAGE} AS action
+LABEL org.opencontainers.image.source="https://github.com/groo/pat-action" \
+      org.opencontainers.image.description="Rotates a Groo Personal Access Token stored in a GitHub secret"
+COPY --from=build /out/pat-action /pat-action
+ENTRYPOINT ["/pat-action"]

@@ -1,0 +1,51 @@
+# pat-action: every target installs what it needs itself (see .ci/run for the
+# system packages a fresh machine needs first).
+SHELL := /bin/bash
+GO ?= go
+export CGO_ENABLED ?= 0
+FUZZTIME ?= 10s
+NPM_DIRS := internal/ghsecret/testdata/interop internal/ghconform/testdata
+
+.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act bench lint demo clean
+
+all: build test
+
+build:
+	$(GO) build ./...
+
+# Test dependencies: npm packages (libsodium-wrappers, @octokit/openapi) into the repo.
+test-deps:
+	@command -v node >/dev/null || { echo "node is required: apt-get install -y nodejs npm" >&2; exit 1; }
+	@for d in $(NPM_DIRS); do \
+	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
+	    npm ci --prefix $$d --no-audit --no-fund --loglevel=error || exit 1; \
+	  fi; \
+	done
+
+vet:
+	$(GO) vet ./...
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/groo/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateSecretName$$' -fuzztime $(FUZZTIME) ./internal/ghsecret/
+
+e2e: e2e-gh e2e-act
+
+e2e-gh:
+	bash scripts/e2e-gh.sh
+
+e2e-act:
+	bash scripts/container/act-e2e.sh
+
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/rotation/ ./internal/daemon/
+	$(GO) test -run '^$$' -bench 'Seal' -benchmem ./internal/ghsecret/
+
+lint:
+	bash scripts/lint.sh
+
+demo:
+	$(GO) run ./cmd/pat-rotator demo

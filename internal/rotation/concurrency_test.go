@@ -1,0 +1,65 @@
+package rotation_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentRotations runs 8 rotations of one use case at once, each
+// with its own engine and clients as separate processes would have (so the
+// in-process guard cannot help): I1 and I6 hold throughout, and once the
+// write window has passed one more run leaves exactly one live token.
+func TestConcurrentRotations(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		name := "separate-engines"
+		if shared {
+			name = "one-engine"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{})
+			shared := f.engine(t, 0)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			var mu sync.Mutex
+			succeeded := 0
+			for range 8 {
+				e := shared
+				if name == "separate-engines" {
+					e = f.engine(t, 0)
+				}
+				wg.Go(func() {
+					<-start
+					if _, err := e.Rotate(context.Background(), f.request()); err == nil {
+						mu.Lock()
+						succeeded++
+						mu.Unlock()
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if succeeded == 0 {
+				t.Fatal("no rotation succeeded")
+			}
+			f.checkI1(t)
+			f.checkI5(t)
+			f.checkI7(t, "")
+			if got := len(f.rec.all()); got != 16 {
+				t.Errorf("I7: want 8 started + 8 final events, got %d", got)
+			}
+
+			time.Sleep(testWindow + testMargin)
+			req := f.request()
+			sec, _ := f.emu.State().Secret(f.target.Key(), f.target.Name)
+			req.Credential = mustToken(t, sec.Value)
+			if _, err := f.engine(t, 0).Rotate(context.Background(), req); err != nil {
+				t.Fatalf("settling run: %v", err)
+			}
+			f.checkI3(t)
+		})
+	}
+}

@@ -1,0 +1,229 @@
+package rotation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/rotation"
+)
+
+func TestRotateEveryScope(t *testing.T) {
+	t.Parallel()
+	targets := []ghsecret.Target{
+		{Scope: ghsecret.ScopeRepository, Owner: "octo", Repo: "app", Name: "GROO_PAT"},
+		{Scope: ghsecret.ScopeEnvironment, Owner: "octo", Repo: "app", Environment: "prod/eu", Name: "GROO_PAT"},
+		{Scope: ghsecret.ScopeOrganization, Org: "octo", Name: "GROO_PAT"},
+		{Scope: ghsecret.ScopeDependabot, Owner: "octo", Repo: "app", Name: "GROO_PAT"},
+		{Scope: ghsecret.ScopeDependabotOrganization, Org: "octo", Name: "GROO_PAT"},
+	}
+	for _, tg := range targets {
+		t.Run(string(tg.Scope), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{target: tg})
+			res, err := f.engine(t, 0).Rotate(context.Background(), f.request())
+			if err != nil {
+				t.Fatalf("rotate: %v", err)
+			}
+			if res.New.ID == "" || res.New.ID == f.seedID || res.SecretCreated {
+				t.Errorf("result: new %q created=%v", res.New.ID, res.SecretCreated)
+			}
+			if len(res.Revoked) != 1 || res.Revoked[0] != f.seedID {
+				t.Errorf("revoked %v, want [%s]", res.Revoked, f.seedID)
+			}
+			st := f.checkI1(t)
+			sec, _ := st.Secret(tg.Key(), tg.Name)
+			if sec.Value != res.NewToken.Reveal() {
+				t.Errorf("secret does not hold the new token")
+			}
+			f.checkI2(t, st, map[string]bool{res.New.ID: true, f.seedID: true})
+			f.checkI3(t)
+			f.checkI5(t, fmt.Sprintf("%v %+v %s", res, res, res.NewToken))
+			f.checkI7(t, audit.OutcomeSucceeded)
+			if want := 1; len(f.rec.all()) != 2 {
+				t.Errorf("want %d started + %d final events, got %d", want, want, len(f.rec.all()))
+			}
+		})
+	}
+}
+
+func TestRotateCreatesMissingSecret(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	f.target.Name = "GROO_PAT_NEW"
+	// The use case is named after the default target; keep it, the secret is new.
+	req := f.request()
+	req.UseCase = f.useCase
+	res, err := f.engine(t, 0).Rotate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.SecretCreated {
+		t.Error("want the write to report a created secret (201)")
+	}
+	f.checkI1(t)
+}
+
+func TestInvalidRequestChangesNothing(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(*rotation.Request){
+		"secret name GitHub refuses": func(r *rotation.Request) { r.Target.Name = "GITHUB_PAT" },
+		"name with a dash":           func(r *rotation.Request) { r.Target.Name = "GROO-PAT" },
+		"no credential":              func(r *rotation.Request) { r.Credential = zeroToken() },
+		"zero ttl":                   func(r *rotation.Request) { r.TTL = 0 },
+		"environment without name":   func(r *rotation.Request) { r.Target.Scope = ghsecret.ScopeEnvironment },
+		"token name too long":        func(r *rotation.Request) { r.UseCase = string(make([]byte, 101)) },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{})
+			req := f.request()
+			mutate(&req)
+			_, err := f.engine(t, 0).Rotate(context.Background(), req)
+			if !errors.Is(err, rotation.ErrInvalidRequest) {
+				t.Fatalf("want ErrInvalidRequest, got %v", err)
+			}
+			st := f.emu.State()
+			for route, n := range st.Hits {
+				if n > 0 {
+					t.Errorf("route %s was called %d times; bad input must change nothing", route, n)
+				}
+			}
+			if len(f.rec.all()) != 0 {
+				t.Errorf("refused request recorded %d events", len(f.rec.all()))
+			}
+		})
+	}
+}
+
+func TestRecorderDownChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	f.rec.fail = true
+	if _, err := f.engine(t, 0).Rotate(context.Background(), f.request()); err == nil {
+		t.Fatal("want an error when the audit cannot be written")
+	}
+	st := f.emu.State()
+	if n := st.Hits["groo.create"]; n != 0 {
+		t.Errorf("minted %d tokens without an audit record", n)
+	}
+	f.checkI3(t)
+}
+
+func TestPlanChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	before := f.emu.State()
+	plan, err := f.engine(t, 0).Plan(context.Background(), f.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Live) != 1 || plan.Live[0].ID != f.seedID {
+		t.Errorf("plan live tokens %v, want the seed token", plan.Live)
+	}
+	var steps []string
+	for _, s := range plan.Steps {
+		steps = append(steps, s.Step)
+	}
+	want := []string{"read", "mint", "verify", "write", "retire", "record"}
+	if fmt.Sprint(steps) != fmt.Sprint(want) {
+		t.Errorf("plan steps %v, want %v", steps, want)
+	}
+	after := f.emu.State()
+	if after.Hits["groo.create"]+after.Hits["gh.secret.put"]+after.Hits["groo.revoke"] != 0 {
+		t.Errorf("plan made a change: %v", after.Hits)
+	}
+	if len(after.Tokens) != len(before.Tokens) {
+		t.Errorf("plan minted a token")
+	}
+}
+
+// TestGraceLeavesPending: with a grace the replaced token stays live and is
+// reported pending; I1 holds and the secret holds the new token.
+func TestGraceLeavesPending(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	req := f.request()
+	req.Grace = time.Hour
+	res, err := f.engine(t, 0).Rotate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pending) != 1 || res.Pending[0] != f.seedID || len(res.Revoked) != 0 {
+		t.Errorf("pending %v revoked %v, want the seed token pending", res.Pending, res.Revoked)
+	}
+	st := f.checkI1(t)
+	if n := len(st.LiveTokens(f.useCase)); n != 2 {
+		t.Errorf("want 2 live tokens during grace, got %d", n)
+	}
+}
+
+// TestKeyRotationBetweenReadAndWrite: GitHub rotated the key after the read;
+// the 422 makes the client fetch it again and the rotation succeeds.
+func TestKeyRotationBetweenReadAndWrite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	e := f.engine(t, 0)
+	req := f.request()
+	req.OnMint = func(_ groo.Token) {
+		if err := f.emu.RotateKey(f.target.Key()); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := e.Rotate(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	f.checkI3(t)
+	if n := f.emu.State().Hits["gh.public-key"]; n < 2 {
+		t.Errorf("want the key fetched again after the 422, got %d key reads", n)
+	}
+}
+
+// TestSecondRunInsideWindowLeavesTooRecent: a rotation never revokes a token
+// that another run may still be writing; after the window it does.
+func TestSecondRunInsideWindowLeavesTooRecent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	e := f.engine(t, 0)
+	first, err := e.Rotate(context.Background(), f.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.Rotate(context.Background(), f.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.TooRecent) != 1 || second.TooRecent[0] != first.New.ID {
+		t.Errorf("too recent %v, want [%s]", second.TooRecent, first.New.ID)
+	}
+	f.checkI1(t)
+	time.Sleep(testWindow + testMargin)
+	third, err := e.Rotate(context.Background(), f.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(third.Revoked) != 2 {
+		t.Errorf("third run revoked %v, want both earlier tokens", third.Revoked)
+	}
+	f.checkI3(t)
+}
+
+var _ = emulator.Fault{}
+
+func zeroToken() groo.Token { return groo.Token{} }
+
+func mustToken(t testing.TB, s string) groo.Token {
+	t.Helper()
+	tok, err := groo.ParseToken(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
