@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/rotation"
 )
 
 // explain turns a failure into one annotation: what happened and what to do
@@ -29,38 +31,73 @@ func explain(err error, in *Inputs) string {
 		app      *appError
 		inputErr *InputError
 	)
+	msg := headline(err)
 	switch {
 	case errors.As(err, &inputErr):
 		return inputErr.Error()
 	case errors.As(err, &app):
 		return joinFix(app.Error(), app.fix())
 	case errors.As(err, &refused):
-		return joinFix(err.Error(), refusedFix(refused, in))
+		fix := refusedFix(refused, in)
+		if fix == "" {
+			fix = refused.Hint
+		}
+		return joinFix(msg, fix)
 	case errors.As(err, &unauth):
-		return joinFix("groo-token is not a live PAT: "+err.Error(),
+		return joinFix("groo-token is not a live PAT: "+msg,
 			"Groo refused it as unknown, revoked or expired (a rotation that kept failing for longer than expires-in lets it lapse). "+
 				"Create a PAT at https://accounts.groo.dev and store it in the secret: gh secret set "+in.Target.Name+secretFlags(in.Target))
 	case errors.As(err, &forbid):
-		return joinFix("groo-token may not manage tokens: "+err.Error(),
+		return joinFix("groo-token may not manage tokens: "+msg,
 			"use a PAT with the user's permissions across all apps, which may list, create and revoke its own user's tokens")
 	case errors.As(err, &limited):
-		return joinFix(err.Error(), "Groo is rate-limiting this account; nothing was lost, rerun later")
+		return joinFix(msg, "Groo is rate-limiting this account; nothing was lost, rerun later")
 	case errors.As(err, &invalid):
-		return joinFix(err.Error(), "Groo refused the new token's fields: check token-name (at most 100 characters) and expires-in")
+		return joinFix(msg, "Groo refused the new token's fields: check token-name (at most 100 characters) and expires-in")
 	case errors.As(err, &grooErr) && grooErr.StatusCode >= 500:
-		return joinFix(err.Error(), "Groo failed on its side; nothing was written, rerun later")
+		return joinFix(msg, "Groo failed on its side; rerun later")
 	case errors.As(err, &ghLimit):
-		return joinFix(err.Error(), fmt.Sprintf("GitHub's rate limit for this credential is spent until %s; rerun after that, or use a GitHub App (its limit is separate)",
+		return joinFix(msg, fmt.Sprintf("GitHub's rate limit for this credential is spent until %s; rerun after that, or use a GitHub App (its limit is separate)",
 			ghLimit.Rate.Reset.UTC().Format(time.RFC3339)))
 	case errors.As(err, &ghAbuse):
-		return joinFix(err.Error(), "GitHub's secondary rate limit hit this credential; rerun later and avoid rotating many secrets with one token at once")
+		return joinFix(msg, "GitHub's secondary rate limit hit this credential; rerun later and avoid rotating many secrets with one token at once")
 	case errors.Is(err, context.Canceled):
-		return joinFix("the run was cancelled: "+err.Error(), "rerun; a token minted before the cancel is either in the secret or revoked, and the next run settles any leftover")
+		return joinFix("the run was cancelled: "+msg, "rerun; a token minted before the cancel is either in the secret or revoked, and the next run settles any leftover")
 	case errors.Is(err, context.DeadlineExceeded):
-		return joinFix("timed out: "+err.Error(), "check that groo-api-url and github-api-url are reachable from the runner, then rerun")
+		return joinFix("timed out: "+msg, "check that groo-api-url and github-api-url are reachable from the runner, then rerun")
 	}
-	return joinFix(err.Error(), "rerun; if it keeps failing, run with mode: plan to see what the rotation would do")
+	return joinFix(msg, "rerun; if it keeps failing, run with mode: plan to see what the rotation would do")
 }
+
+// headline says what failed in one line: the step of the rotation and the
+// answer behind it, without the chain of wrappers (a retried read carries
+// each attempt's error) and without the client's generic hint, which the
+// Action replaces with a fix that names its inputs.
+func headline(err error) string {
+	var rerr *rotation.Error
+	if !errors.As(err, &rerr) {
+		return oneLine(err.Error())
+	}
+	return fmt.Sprintf("rotation of %s failed at step %s: %s", rerr.Target, rerr.Step, cause(rerr.Err))
+}
+
+// cause is the innermost answer worth showing.
+func cause(err error) string {
+	var refused *ghsecret.RefusedError
+	if errors.As(err, &refused) {
+		r := *refused
+		r.Hint = ""
+		return r.Error()
+	}
+	var ge *groo.APIError
+	if errors.As(err, &ge) {
+		return ge.Error()
+	}
+	return oneLine(err.Error())
+}
+
+// oneLine keeps an annotation on one line (errors.Join uses newlines).
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // refusedFix is the advice for a definitive GitHub refusal.
 func refusedFix(e *ghsecret.RefusedError, in *Inputs) string {
@@ -82,16 +119,13 @@ func refusedFix(e *ghsecret.RefusedError, in *Inputs) string {
 		return "GitHub does not show " + in.Target.Key() + " to " + cred + ": check repository, environment and organization, " +
 			"and that the credential has access to them (GitHub answers 404, not 403, for what a token cannot see)"
 	}
-	if e.Hint != "" {
-		return "" // the error already carries the client's hint
-	}
-	return "check the inputs that name the target, then rerun"
+	return "" // the client's hint applies as is
 }
 
 func permissionFor(s ghsecret.Scope) string {
 	switch s {
 	case ghsecret.ScopeEnvironment:
-		return `repository permissions "Secrets: write" and "Environments: read"`
+		return `repository permissions "Secrets: write" and "Environments: write"`
 	case ghsecret.ScopeOrganization:
 		return `organization permission "Secrets: write"`
 	case ghsecret.ScopeDependabot:

@@ -76,12 +76,12 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // type). It redacts itself in every printed form.
 type credential string
 
-func (c credential) String() string              { return c.redacted() }
-func (c credential) GoString() string            { return c.redacted() }
-func (c credential) LogValue() slog.Value        { return slog.StringValue(c.redacted()) }
-func (c credential) Format(f fmt.State, _ rune)  { _, _ = f.Write([]byte(c.redacted())) }
+func (c credential) String() string               { return c.redacted() }
+func (c credential) GoString() string             { return c.redacted() }
+func (c credential) LogValue() slog.Value         { return slog.StringValue(c.redacted()) }
+func (c credential) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(c.redacted())) }
 func (c credential) MarshalText() ([]byte, error) { return []byte(c.redacted()), nil }
-func (c credential) reveal() string              { return string(c) }
+func (c credential) reveal() string               { return string(c) }
 func (c credential) redacted() string {
 	if c == "" {
 		return "<none>"
@@ -250,7 +250,11 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		in.Target.Visibility = vis
 	}
 
-	if sel := input(inSelected); sel != "" {
+	if sel := input(inSelected); sel == "" && in.Target.Visibility == "selected" {
+		// GitHub drops every repository from a "selected" secret written without ids.
+		bad(inSelected, "required with visibility: selected; list the repositories that may read the secret, e.g. app,api "+
+			"(or leave visibility empty to keep the secret's current visibility and repositories)")
+	} else if sel != "" {
 		switch {
 		case !orgScope && scopeOK:
 			bad(inSelected, "only used with organization scopes (scope is %s); remove it", scope)

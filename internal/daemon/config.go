@@ -199,14 +199,21 @@ type parser struct {
 	// skip holds key nodes already reported as inline credentials, so
 	// that the structured pass does not report them again as unknown.
 	skip map[*yaml.Node]bool
+	// flagged holds value nodes reported as credentials: one report each,
+	// and no later message that would echo them.
+	flagged map[*yaml.Node]bool
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 	line := 0
 	if n != nil {
 		line = n.Line
+		if p.flagged[n] {
+			return
+		}
 	}
-	p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	msg := redactCredentials(fmt.Sprintf(format, args...))
+	p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Path: path, Msg: msg})
 }
 
 func (p *parser) parse(data []byte) *Config {
@@ -225,6 +232,7 @@ func (p *parser) parse(data []byte) *Config {
 		return nil
 	}
 	p.skip = map[*yaml.Node]bool{}
+	p.flagged = map[*yaml.Node]bool{}
 	p.scanCredentials(root, "")
 
 	cfg := &Config{
@@ -237,11 +245,23 @@ func (p *parser) parse(data []byte) *Config {
 		Daemon:   DaemonSettings{Concurrency: DefaultConcurrency, LeaseMargin: DefaultLeaseMargin, SweepInterval: DefaultSweepInterval},
 	}
 	var targets *yaml.Node
-	var grooNode, githubNode *yaml.Node
+	var grooNode, githubNode, storeNode *yaml.Node
+	var grooErrs, githubErrs bool
 	p.mapping(root, "", map[string]func(k, v *yaml.Node, path string){
-		"groo":   func(k, v *yaml.Node, path string) { grooNode = k; p.parseGroo(v, path, &cfg.Groo) },
-		"github": func(k, v *yaml.Node, path string) { githubNode = k; p.parseGitHub(v, path, &cfg.GitHub) },
+		"groo": func(k, v *yaml.Node, path string) {
+			n := len(p.errs)
+			grooNode = k
+			p.parseGroo(v, path, &cfg.Groo)
+			grooErrs = len(p.errs) > n
+		},
+		"github": func(k, v *yaml.Node, path string) {
+			n := len(p.errs)
+			githubNode = k
+			p.parseGitHub(v, path, &cfg.GitHub)
+			githubErrs = len(p.errs) > n
+		},
 		"store": func(k, v *yaml.Node, path string) {
+			storeNode = v
 			if s, ok := p.str(v, path); ok {
 				cfg.Store = s
 			}
@@ -259,6 +279,8 @@ func (p *parser) parse(data []byte) *Config {
 
 	if grooNode == nil {
 		p.errorf(root, "groo", "missing; add groo: {token-env: GROO_ROTATOR_PAT} (the bot's own Groo PAT)")
+	} else if grooErrs {
+		// Its own messages say what to fix.
 	} else if cfg.Groo.TokenEnv == "" && cfg.Groo.TokenFile == "" {
 		p.errorf(grooNode, "groo", "no credential; add token-env: NAME (an environment variable) or token-file: PATH")
 	} else if cfg.Groo.TokenEnv != "" && cfg.Groo.TokenFile != "" {
@@ -266,7 +288,7 @@ func (p *parser) parse(data []byte) *Config {
 	}
 	if githubNode == nil {
 		p.errorf(root, "github", "missing; add github: {token-env: GITHUB_TOKEN} or github: {app: {id, installation-id, private-key-file}}")
-	} else {
+	} else if !githubErrs {
 		n := 0
 		for _, set := range []bool{cfg.GitHub.TokenEnv != "", cfg.GitHub.TokenFile != "", cfg.GitHub.App != nil} {
 			if set {
@@ -281,7 +303,10 @@ func (p *parser) parse(data []byte) *Config {
 		}
 	}
 	if !strings.HasPrefix(cfg.Store, "sqlite://") && !strings.HasPrefix(cfg.Store, "postgres://") && !strings.HasPrefix(cfg.Store, "postgresql://") {
-		p.errorf(root, "store", "%q is not a store DSN; use sqlite:///absolute/path.db or sqlite://./relative.db", cfg.Store)
+		if storeNode == nil {
+			storeNode = root
+		}
+		p.errorf(storeNode, "store", "%q is not a store DSN; use sqlite:///absolute/path.db or sqlite://./relative.db", cfg.Store)
 	}
 	if _, err := cron.ParseStandard(cfg.Defaults.Schedule); err != nil {
 		p.errorf(root, "defaults.schedule", "cron cannot parse %q (%v); use 5 fields (minute hour day-of-month month day-of-week) or a descriptor such as @daily or @every 12h", cfg.Defaults.Schedule, err)
@@ -456,6 +481,9 @@ func (p *parser) duration(v *yaml.Node, path string) (time.Duration, bool) {
 	}
 	return d, true
 }
+
+// ParseDuration reads a Go duration (90m, 72h) or whole days (7d).
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -645,11 +673,11 @@ func (p *parser) parseDaemon(n *yaml.Node, path string, d *DaemonSettings) {
 // targetFields collects a target's keys before they are combined.
 type targetFields struct {
 	repository, environment, organization, secret, visibility, tokenName, schedule string
-	dependabot                                                                   bool
-	selected                                                                     []string
-	selectedSet                                                                  bool
-	ttl, grace, jitter                                                           *time.Duration
-	nodes                                                                        map[string]*yaml.Node
+	dependabot                                                                     bool
+	selected                                                                       []string
+	selectedSet                                                                    bool
+	ttl, grace, jitter                                                             *time.Duration
+	nodes                                                                          map[string]*yaml.Node
 }
 
 func (p *parser) parseTargets(n *yaml.Node, cfg *Config) {
@@ -848,9 +876,9 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 		p.errorf(at("ttl"), path+".ttl", "0; a token needs a lifetime, e.g. ttl: 72h")
 		return nil
 	}
-	if need := maxGap + tc.Grace + tc.Jitter; tc.TTL < need {
+	if need := maxGap + tc.Grace + tc.Jitter; tc.TTL <= need {
 		p.errorf(at("ttl"), path+".ttl",
-			"%s is shorter than the schedule's longest interval (%s, %q) + revoke-grace (%s) + jitter (%s) = %s: the token would expire before its successor; raise ttl to at least %s or run the schedule more often",
+			"%s does not outlast the schedule's longest interval (%s, %q) + revoke-grace (%s) + jitter (%s) = %s: the token would expire before its successor; raise ttl above %s or run the schedule more often",
 			fmtDur(tc.TTL), fmtDur(maxGap), tc.ScheduleSpec, fmtDur(tc.Grace), fmtDur(tc.Jitter), fmtDur(need), fmtDur(need))
 		return nil
 	}

@@ -19,12 +19,14 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -197,11 +199,14 @@ func (e *Emulator) recordHit(route string) {
 }
 
 // PublicKey returns the current key of a scope ("repo:octo/app", "org:octo",
-// ...), creating it if the scope has none yet. It does not check that the
-// scope exists.
+// ...), creating it if the scope has none yet. A scope of an unknown
+// repository or organization gets a key all the same.
 func (e *Emulator) PublicKey(scopeKey string) (keyID string, key [32]byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if ref, err := e.parseScopeKey(scopeKey); err == nil {
+		scopeKey = ref.key
+	}
 	kp := e.keyFor(scopeKey)
 	return kp.id, kp.pub
 }
@@ -211,14 +216,15 @@ func (e *Emulator) PublicKey(scopeKey string) (keyID string, key [32]byte) {
 func (e *Emulator) RotateKey(scopeKey string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.parseScopeKey(scopeKey); err != nil {
+	ref, err := e.parseScopeKey(scopeKey)
+	if err != nil {
 		return fmt.Errorf("rotate key: %w", err)
 	}
 	kp, err := newKeyPair()
 	if err != nil {
 		return fmt.Errorf("rotate key of %s: %w", scopeKey, err)
 	}
-	e.keys[scopeKey] = kp
+	e.keys[ref.key] = kp
 	return nil
 }
 
@@ -330,6 +336,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ghPrefix = "/api/v3"
 		path = strings.TrimPrefix(path, "/api/v3")
 	}
+	if !strings.HasPrefix(path, "/_emulator/") && !bufferBody(w, r) {
+		return
+	}
 	switch {
 	case strings.HasPrefix(path, "/_emulator/"):
 		e.serveAdmin(w, r, strings.TrimPrefix(path, "/_emulator/"))
@@ -338,6 +347,22 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		e.serveGitHub(w, r, path, ghPrefix)
 	}
+}
+
+// bufferBody reads the request body up front: net/http notices that a client
+// went away (and cancels r.Context()) only once the body is consumed, and
+// latency faults must end early when the client gives up.
+func bufferBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "request body: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return true
 }
 
 // takeFaults consumes the faults matching one request and merges them:

@@ -191,11 +191,15 @@ func resolveBaseURL(opt string) (string, error) {
 	if raw == "" {
 		raw = DefaultBaseURL
 	}
+	u, err := url.Parse(raw)
+	shown := raw
+	if err == nil {
+		shown = u.Redacted() // no password in the error
+	}
 	bad := func(why string) error {
 		return fmt.Errorf("groo base URL %q (from %s) %s: %s a URL like %s",
-			scrub(raw, 200), source, why, fix, DefaultBaseURL)
+			scrub(shown, 200), source, why, fix, DefaultBaseURL)
 	}
-	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		return "", bad("does not parse")

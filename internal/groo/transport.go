@@ -164,6 +164,8 @@ func (c *Client) judge(ctx context.Context, cred Token, k call, r attemptResult)
 	if msg == "" {
 		msg = http.StatusText(r.status)
 	}
+	// A server may echo what it was sent. The credential's hex part alone is
+	// redacted before scrub cuts the text, so no piece of it survives a cut.
 	secretHex := cred.Reveal()[len(Prefix):]
 	e := &APIError{
 		Op:         k.op,
@@ -235,7 +237,7 @@ func scrub(s string, limit int) string {
 		}
 		b.WriteString(s[:i])
 		b.WriteString(Prefix + "[redacted]")
-		s = s[i+len(Prefix):]
+		s = strings.TrimPrefix(s[i+len(Prefix):], "[redacted]")
 		j := strings.IndexFunc(s, func(r rune) bool {
 			return !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
 		})

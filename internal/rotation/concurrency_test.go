@@ -53,9 +53,7 @@ func TestConcurrentRotations(t *testing.T) {
 			}
 
 			time.Sleep(testWindow + testMargin)
-			req := f.request()
-			sec, _ := f.emu.State().Secret(f.target.Key(), f.target.Name)
-			req.Credential = mustToken(t, sec.Value)
+			req := f.requestFromSecret(t)
 			if _, err := f.engine(t, 0).Rotate(context.Background(), req); err != nil {
 				t.Fatalf("settling run: %v", err)
 			}

@@ -116,9 +116,7 @@ func TestProcessDeath(t *testing.T) {
 
 			// A second run after the window settles whatever the dead one left.
 			time.Sleep(testWindow + testMargin)
-			req := f.request()
-			sec, _ := f.emu.State().Secret(f.target.Key(), f.target.Name)
-			req.Credential = mustToken(t, sec.Value)
+			req := f.requestFromSecret(t)
 			if _, err := f.engine(t, 0).Rotate(context.Background(), req); err != nil {
 				t.Fatalf("second run: %v", err)
 			}

@@ -109,9 +109,7 @@ func TestFaultMatrix(t *testing.T) {
 				// Settle: the next run, once the window has passed, leaves
 				// exactly one live token, the one in the secret.
 				time.Sleep(testWindow + testMargin)
-				req := f.request()
-				sec, _ := f.emu.State().Secret(f.target.Key(), f.target.Name)
-				req.Credential = mustToken(t, sec.Value)
+				req := f.requestFromSecret(t)
 				if _, err := f.engine(t, 0).Rotate(context.Background(), req); err != nil {
 					t.Fatalf("settling run: %v", err)
 				}

@@ -98,13 +98,18 @@ type fixture struct {
 	useCase string
 	rec     *memRecorder
 	logs    *syncBuffer
+	// transport checks every GitHub request against GitHub's OpenAPI
+	// description; shared by the fixture's engines.
+	transport http.RoundTripper
 }
 
 type fixtureOpts struct {
 	target ghsecret.Target
-	// requestTimeout bounds each HTTP request, so that latency faults turn
-	// into timeouts quickly.
-	requestTimeout time.Duration
+	// noSecret leaves the secret unwritten, so the first rotation creates it.
+	noSecret bool
+	// noConformance is for tests that must make no GitHub request at all
+	// (the checker fails a test through which no request went).
+	noConformance bool
 }
 
 func defaultTarget() ghsecret.Target {
@@ -121,21 +126,29 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	secret := randomPAT(t)
 	created := time.Now().Add(-time.Hour).UTC()
 	useCase := o.target.UseCase()
+	var secrets []emulator.SeedSecret
+	if !o.noSecret {
+		secrets = []emulator.SeedSecret{{Scope: o.target.Key(), Name: o.target.Name, Value: secret}}
+	}
 	emu, url := emulator.NewTestServer(t, emulator.Seed{
 		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{{ID: "tok_seed", Name: useCase, Secret: secret, CreatedAt: &created}}},
 		GitHub: emulator.GitHubSeed{
 			Tokens:       []string{ghToken},
 			Repositories: []string{"octo/app", "octo/docs"},
 			Environments: []string{"octo/app:prod/eu"},
-			Secrets:      []emulator.SeedSecret{{Scope: o.target.Key(), Name: o.target.Name, Value: secret}},
+			Secrets:      secrets,
 		},
 	})
 	cred, err := groo.ParseToken(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{emu: emu, url: url, cred: cred, seedID: "tok_seed", target: o.target, useCase: useCase,
-		rec: &memRecorder{}, logs: &syncBuffer{}}
+	f := &fixture{emu: emu, url: url, cred: cred, seedID: "tok_seed", target: o.target, useCase: useCase,
+		rec: &memRecorder{}, logs: &syncBuffer{}, transport: http.DefaultTransport}
+	if tt, ok := t.(*testing.T); ok && !o.noConformance {
+		f.transport = ghconform.New(tt, http.DefaultTransport)
+	}
+	return f
 }
 
 // engine builds an Engine with its own clients, as a separate process would.
@@ -150,11 +163,7 @@ func (f *fixture) engine(t testing.TB, timeout time.Duration) *rotation.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var transport http.RoundTripper = http.DefaultTransport
-	if tt, ok := t.(*testing.T); ok {
-		transport = ghconform.New(tt, transport)
-	}
-	hc := &http.Client{Transport: transport, Timeout: timeout}
+	hc := &http.Client{Transport: f.transport, Timeout: timeout}
 	gh, err := github.NewClient(hc).WithAuthToken(ghToken).WithEnterpriseURLs(f.url+"/", f.url+"/")
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +177,19 @@ func (f *fixture) engine(t testing.TB, timeout time.Duration) *rotation.Engine {
 
 func (f *fixture) request() rotation.Request {
 	return rotation.Request{Target: f.target, Credential: f.cred, TTL: 24 * time.Hour, Actor: "test", Tool: "pat-action"}
+}
+
+// requestFromSecret is what the next scheduled run does: it mints with the
+// token the secret holds now (groo-token: ${{ secrets.GROO_PAT }}).
+func (f *fixture) requestFromSecret(t testing.TB) rotation.Request {
+	t.Helper()
+	req := f.request()
+	sec, ok := f.emu.State().Secret(f.target.Key(), f.target.Name)
+	if !ok {
+		t.Fatalf("secret %s missing", f.target)
+	}
+	req.Credential = mustToken(t, sec.Value)
+	return req
 }
 
 // checkI1 asserts the secret holds a live token of the use case and that the

@@ -273,8 +273,14 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	a.step(StepMint)
 	if err != nil {
 		readsDone.Wait()
-		left := a.cleanupLostMint(ctx, cred)
-		return nil, a.fail(ctx, StepMint, fmt.Errorf("mint token %q: %w", a.useCase, err), nil, false, left)
+		err = fmt.Errorf("mint token %q: %w", a.useCase, err)
+		var left string
+		if mintMayHaveHappened(err) {
+			var cerr error
+			left, cerr = a.cleanupLostMint(ctx, cred)
+			err = errors.Join(err, cerr)
+		}
+		return nil, a.fail(ctx, StepMint, err, nil, false, left)
 	}
 	if req.OnMint != nil {
 		req.OnMint(tok)
@@ -491,14 +497,26 @@ func (a *attempt) revokeNew(ctx context.Context, cred, tok groo.Token) string {
 	return ""
 }
 
+// mintMayHaveHappened is false only when Groo answered with a refusal: any
+// other failure (a lost answer, a timeout, a 5xx) may hide a minted token.
+func mintMayHaveHappened(err error) bool {
+	var unknown *groo.OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		return true
+	}
+	var api *groo.APIError
+	return !errors.As(err, &api)
+}
+
 // cleanupLostMint finds tokens minted by this attempt whose answer was lost
-// (the description carries the attempt id) and revokes them.
-func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) string {
+// (the description carries the attempt id) and revokes them. It returns the
+// ids it could not revoke.
+func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) (string, error) {
 	rctx := context.WithoutCancel(ctx)
 	tokens, err := a.e.Groo.List(rctx, cred)
 	if err != nil {
 		a.log.Error("could not look for a token minted by this failed attempt", "error", err.Error())
-		return "unknown"
+		return "", fmt.Errorf("look for a token this attempt may have minted (description contains %s): %w", a.res.AttemptID, err)
 	}
 	var left []string
 	for _, t := range tokens {
@@ -510,5 +528,5 @@ func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) string {
 			left = append(left, t.ID)
 		}
 	}
-	return strings.Join(left, ",")
+	return strings.Join(left, ","), nil
 }

@@ -55,12 +55,8 @@ func TestRotateEveryScope(t *testing.T) {
 
 func TestRotateCreatesMissingSecret(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOpts{})
-	f.target.Name = "GROO_PAT_NEW"
-	// The use case is named after the default target; keep it, the secret is new.
-	req := f.request()
-	req.UseCase = f.useCase
-	res, err := f.engine(t, 0).Rotate(context.Background(), req)
+	f := newFixture(t, fixtureOpts{noSecret: true})
+	res, err := f.engine(t, 0).Rotate(context.Background(), f.request())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +79,7 @@ func TestInvalidRequestChangesNothing(t *testing.T) {
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, fixtureOpts{})
+			f := newFixture(t, fixtureOpts{noConformance: true})
 			req := f.request()
 			mutate(&req)
 			_, err := f.engine(t, 0).Rotate(context.Background(), req)
@@ -105,7 +101,7 @@ func TestInvalidRequestChangesNothing(t *testing.T) {
 
 func TestRecorderDownChangesNothing(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOpts{})
+	f := newFixture(t, fixtureOpts{noConformance: true})
 	f.rec.fail = true
 	if _, err := f.engine(t, 0).Rotate(context.Background(), f.request()); err == nil {
 		t.Fatal("want an error when the audit cannot be written")
@@ -196,7 +192,7 @@ func TestSecondRunInsideWindowLeavesTooRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.Rotate(context.Background(), f.request())
+	second, err := e.Rotate(context.Background(), f.requestFromSecret(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +201,7 @@ func TestSecondRunInsideWindowLeavesTooRecent(t *testing.T) {
 	}
 	f.checkI1(t)
 	time.Sleep(testWindow + testMargin)
-	third, err := e.Rotate(context.Background(), f.request())
+	third, err := e.Rotate(context.Background(), f.requestFromSecret(t))
 	if err != nil {
 		t.Fatal(err)
 	}

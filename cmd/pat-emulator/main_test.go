@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+const seedJSON = `{"groo":{"tokens":[{"id":"tok_boot","name":"boot","secret":"groo_pat_0000000000000000000000000000000000000000000000000000000000000001"}]},
+ "github":{"tokens":["ghs_test"],"repositories":["octo/app"]}}`
+
+func writeSeed(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(p, []byte(seedJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkState(t *testing.T, url string) {
+	t.Helper()
+	res, err := http.Get(url + "/_emulator/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st struct {
+		Tokens []struct{ ID string } `json:"tokens"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil || res.StatusCode != 200 {
+		t.Fatalf("state: %d %v", res.StatusCode, err)
+	}
+	if len(st.Tokens) != 1 || st.Tokens[0].ID != "tok_boot" {
+		t.Fatalf("state tokens %+v, want the seeded one", st.Tokens)
+	}
+}
+
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "pat-emulator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", writeSeed(t))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read address: %v (stderr %s)", err, stderr.String())
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "pat-emulator listening on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("first line %q", line)
+	}
+	checkState(t, url)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v (stderr %s)", err, stderr.String())
+	}
+}
+
+// syncBuffer lets the test read what realMain writes from another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	ch chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.b.Write(p)
+	if bytes.Contains(s.b.Bytes(), []byte("\n")) && s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	return n, err
+}
+
+func TestRealMain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{ch: make(chan struct{})}
+	printed := out.ch
+	done := make(chan error, 1)
+	seed := writeSeed(t)
+	go func() {
+		done <- realMain(ctx, []string{"--listen", "127.0.0.1:0", "--seed", seed}, out, io.Discard)
+	}()
+	select {
+	case <-printed:
+	case err := <-done:
+		t.Fatalf("realMain returned early: %v", err)
+	}
+	out.mu.Lock()
+	url := strings.TrimPrefix(strings.TrimSpace(out.b.String()), "pat-emulator listening on ")
+	out.mu.Unlock()
+	checkState(t, url)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("realMain: %v", err)
+	}
+}
+
+func TestRealMainErrors(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"github":{"repositories":["noslash"]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing seed", []string{"--seed", filepath.Join(t.TempDir(), "none.json")}, "read seed"},
+		{"invalid seed", []string{"--seed", bad}, "seed from"},
+		{"stray argument", []string{"extra"}, "unexpected arguments"},
+		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
+		{"bad address", []string{"--listen", "127.0.0.1:notaport"}, "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := realMain(context.Background(), tt.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

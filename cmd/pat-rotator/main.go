@@ -1,0 +1,191 @@
+// Command pat-rotator keeps Groo PATs fresh in many GitHub secrets: a daemon
+// with an in-process cron (run), one-shot passes for a CronJob (rotate), a
+// dry run (plan), the audit history (audit), a configuration check
+// (validate) and a self-contained demo (demo).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/daemon"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintf(os.Stderr, "pat-rotator: %v\n", err)
+		}
+		var u *usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: pat-rotator COMMAND [flags]
+
+Commands:
+  run      --config FILE                 the daemon: rotate every target on its schedule
+  rotate   --config FILE [--target NAME]  one pass now (a Kubernetes CronJob); exit 1 if a target failed
+  plan     --config FILE [--target NAME]  what a rotation would do now, changing nothing
+  audit    --config FILE [--use-case UC] [--since 72h] [--limit N]
+                                          the store's rotation history and pending revokes
+  validate --config FILE                  check the configuration, make no request
+  demo                                    rotate three targets twice against in-process emulators
+`
+
+// usageError makes the process exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg + "\n\n" + usage }
+
+// errReported marks an error whose details were printed already.
+var errReported = errors.New("failed")
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return &usageError{"no command"}
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "demo":
+		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		verbose := fs.Bool("v", false, "log every step (JSON, to stderr)")
+		if err := fs.Parse(args); err != nil {
+			return &usageError{err.Error()}
+		}
+		var log *slog.Logger
+		if *verbose {
+			log = slog.New(slog.NewJSONHandler(stderr, nil))
+		}
+		return daemon.Demo(ctx, stdout, log)
+	case "run", "rotate", "plan", "audit", "validate":
+	default:
+		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "configuration file (YAML)")
+	var targets stringList
+	if cmd == "rotate" || cmd == "plan" {
+		fs.Var(&targets, "target", `target to act on, e.g. "repo:octo/app GROO_PAT" or its use case (repeatable; default: all)`)
+	}
+	var useCase, since string
+	var limit int
+	if cmd == "audit" {
+		fs.StringVar(&useCase, "use-case", "", "only this use case")
+		fs.StringVar(&since, "since", "", "only events newer than this (e.g. 72h, 7d)")
+		fs.IntVar(&limit, "limit", 200, "at most this many events (the newest)")
+	}
+	level := new(slog.LevelVar)
+	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error { return level.UnmarshalText([]byte(s)) })
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *config == "" {
+		return &usageError{"--config FILE is required"}
+	}
+	cfg, err := daemon.LoadConfig(*config, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s is not valid:\n%v\n", *config, err)
+		return errReported
+	}
+	if cmd == "validate" {
+		fmt.Fprintf(stdout, "%s: valid, %d target(s)\n", *config, len(cfg.Targets))
+		daemon.WriteTargets(stdout, cfg)
+		return nil
+	}
+
+	if cmd == "audit" {
+		// The history needs the store only: no credential.
+		store, err := audit.Open(ctx, cfg.Store)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		q := audit.HistoryQuery{UseCase: useCase, Limit: limit}
+		if since != "" {
+			dur, err := daemon.ParseDuration(since)
+			if err != nil {
+				return &usageError{fmt.Sprintf("--since %q: write e.g. 72h or 7d", since)}
+			}
+			q.Since = time.Now().Add(-dur)
+		}
+		events, err := store.History(ctx, q)
+		if err != nil {
+			return err
+		}
+		daemon.WriteHistory(stdout, events)
+		pending, err := store.PendingRevokes(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		daemon.WritePending(stdout, pending)
+		return nil
+	}
+
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	switch cmd {
+	case "run":
+		return d.Run(ctx)
+	case "rotate":
+		results, err := d.RotateOnce(ctx, targets)
+		daemon.WriteResults(stdout, results)
+		if err != nil {
+			fmt.Fprintf(stderr, "rotate: %d target(s) not rotated:\n%v\n", failed(results), err)
+			return errReported
+		}
+		return nil
+	case "plan":
+		plans, err := d.PlanAll(ctx, targets)
+		daemon.WritePlans(stdout, plans)
+		return err
+	}
+	return nil
+}
+
+func failed(results []daemon.TargetResult) int {
+	n := 0
+	for _, r := range results {
+		if r.Err != nil {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,418 @@
+// Package action is pat-action, the container GitHub Action: it turns the
+// step's inputs into one rotation (or plan, or audit) of one target and
+// reports back to the runner through go-githubactions: masks first, then
+// annotations, outputs, the step summary and, on request, GITHUB_ENV.
+//
+// Everything the runner provides is read through the *githubactions.Action
+// (GetInput, Getenv), so tests drive it with WithGetenv and WithWriter.
+package action
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/rotation"
+)
+
+// Tool names this program in audit events and token descriptions.
+const Tool = "pat-action"
+
+// Deps are the seams of a run. The zero value is production: stdout, a
+// plain HTTP client, the engine's default tuning.
+type Deps struct {
+	// Log receives the engine's log and the audit's JSON lines. It must be
+	// the writer the Action prints to (stdout under a runner), so that masks
+	// come before every line that follows them.
+	Log io.Writer
+	// HTTPClient carries every request to Groo and GitHub.
+	HTTPClient *http.Client
+	// Engine tunes the rotation (tests shorten the write window).
+	Engine rotation.Config
+}
+
+// FailedError is what Run returns after it printed its ::error::
+// annotations: the caller only has to exit non-zero.
+type FailedError struct{ Err error }
+
+func (e *FailedError) Error() string { return e.Err.Error() }
+func (e *FailedError) Unwrap() error { return e.Err }
+
+// Run executes one step. Every error it returns has been reported to the
+// runner as ::error:: already.
+func Run(ctx context.Context, a *githubactions.Action, deps Deps) error {
+	if deps.Log == nil {
+		deps.Log = os.Stdout
+	}
+	if deps.HTTPClient == nil {
+		deps.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+
+	// The runner masks values that came from secrets, but an input may come
+	// from a variable or another step's output: mask before anything else.
+	for _, name := range secretInputs {
+		for _, v := range masksFor(a.GetInput(name)) {
+			a.AddMask(v)
+		}
+	}
+
+	in, err := ParseInputs(a.GetInput, a.Getenv)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			a.Errorf("%s", e.Error())
+		}
+		return &FailedError{Err: err}
+	}
+
+	r := &runner{a: a, in: in, deps: deps, runURL: runURL(a.Getenv)}
+	r.logger = slog.New(slog.NewTextHandler(deps.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if r.deps.Engine.Logger == nil {
+		r.deps.Engine.Logger = r.logger
+	}
+	r.now = time.Now
+	if deps.Engine.Now != nil {
+		r.now = deps.Engine.Now
+	}
+
+	switch in.Mode {
+	case ModeAudit:
+		err = r.audit(ctx)
+	case ModePlan:
+		err = r.plan(ctx)
+	default:
+		err = r.rotate(ctx)
+	}
+	if err == nil {
+		return nil
+	}
+	var failed *FailedError
+	if errors.As(err, &failed) {
+		return err // already reported
+	}
+	msg := explain(err, in)
+	a.Errorf("%s", msg)
+	r.summary(renderFailure(in, msg, "", r.runURL))
+	r.outputs(nil)
+	return &FailedError{Err: err}
+}
+
+// runner holds one run's state.
+type runner struct {
+	a      *githubactions.Action
+	in     *Inputs
+	deps   Deps
+	runURL string
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+func (r *runner) grooClient() (rotation.GrooAPI, error) {
+	c, err := groo.New(groo.WithBaseURL(r.in.GrooURL), groo.WithHTTPClient(r.deps.HTTPClient),
+		groo.WithUserAgent(Tool+" (+https://github.com/groo/pat-action)"))
+	if err != nil {
+		return nil, &InputError{Input: inGrooAPIURL, Msg: err.Error()}
+	}
+	return c, nil
+}
+
+func (r *runner) engine(ctx context.Context) (*rotation.Engine, error) {
+	gc, err := r.grooClient()
+	if err != nil {
+		return nil, err
+	}
+	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, r.a.AddMask)
+	if err != nil {
+		return nil, err
+	}
+	return &rotation.Engine{
+		Groo:     gc,
+		Secrets:  ghsecret.NewClient(gh),
+		Recorder: audit.NewJSONLines(r.deps.Log),
+		Config:   r.deps.Engine,
+	}, nil
+}
+
+func (r *runner) request() rotation.Request {
+	return rotation.Request{
+		Target:     r.in.Target,
+		UseCase:    r.in.UseCase,
+		Credential: r.in.GrooToken,
+		TTL:        r.in.TTL,
+		Grace:      r.in.Grace,
+		Actor:      actor(r.runURL),
+		Tool:       Tool,
+		OnMint: func(t groo.Token) {
+			// First thing after the mint, before the engine logs a line.
+			r.a.AddMask(t.Reveal())
+		},
+	}
+}
+
+func (r *runner) rotate(ctx context.Context) error {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := eng.Rotate(ctx, r.request())
+	if res == nil || res.Written.IsZero() {
+		if err == nil {
+			err = errors.New("rotation ended without writing the secret")
+		}
+		msg := explain(err, r.in)
+		r.a.Errorf("%s", msg)
+		left := ""
+		var rerr *rotation.Error
+		if errors.As(err, &rerr) && rerr.LeftLive != "" {
+			left = fmt.Sprintf("%s (%s; the next run settles it)", rerr.LeftLive, leftLiveReason(rerr))
+			r.a.Warningf("new token %s", left)
+		}
+		r.summary(renderFailure(r.in, msg, left, r.runURL))
+		r.outputs(nil)
+		return &FailedError{Err: err}
+	}
+	// The secret holds the new token from here on, even if err is set (the
+	// final audit event failed): report the rotation, then the error.
+
+	r.a.Infof("Rotated %s: new token %s (last four %s) expires %s; use case %q",
+		r.in.Target, res.New.ID, lastFour(res), fmtTimePtr(res.New.ExpiresAt), res.UseCase)
+	if len(res.Revoked) > 0 {
+		r.a.Infof("Revoked %s", strings.Join(res.Revoked, ", "))
+	}
+	for _, id := range res.Pending {
+		if r.in.Grace > 0 {
+			r.a.Warningf("token %s stays live for the revoke-grace of %s (until about %s); a later run revokes it",
+				id, r.in.Grace, res.Written.Add(r.in.Grace).UTC().Format(time.RFC3339))
+		} else {
+			r.a.Warningf("token %s could not be revoked yet (the revoke kept failing); a later run retries, or revoke it at https://accounts.groo.dev", id)
+		}
+	}
+	for _, id := range res.TooRecent {
+		r.a.Warningf("token %s was left live: it is younger than the write window, so another run may still write it to the secret; a later run revokes it", id)
+	}
+
+	r.outputs(res)
+	var exportErr error
+	if r.in.ExportEnv {
+		// Masked in OnMint; GITHUB_ENV is the one place the value may go.
+		if exportErr = fileCommand(func() { r.a.SetEnv(r.in.Target.Name, res.NewToken.Reveal()) }); exportErr != nil {
+			r.a.Errorf("export-env: could not write %s to GITHUB_ENV (%v). Fix: the secret holds the new token already; "+
+				"later steps of this job must not use the old value, rerun the job", r.in.Target.Name, exportErr)
+		} else {
+			r.a.Infof("Exported %s to GITHUB_ENV for the later steps of this job", r.in.Target.Name)
+		}
+	}
+	r.summary(renderRotation(res, r.in, r.runURL))
+	if err != nil {
+		r.a.Errorf("%s", explain(err, r.in))
+	}
+	if err != nil || exportErr != nil {
+		return &FailedError{Err: errors.Join(err, exportErr)}
+	}
+	return nil
+}
+
+func leftLiveReason(e *rotation.Error) string {
+	if e.OutcomeUnknown {
+		return "the write's outcome is unknown, so the secret may hold it"
+	}
+	return "the clean-up revoke failed"
+}
+
+// outputNames are the step outputs, as in action.yml, in the order they are set.
+var outputNames = []string{"token-id", "token-last4", "expires-at", "rotated", "revoked-token-ids", "pending-revoke-token-ids"}
+
+// outputValues are the outputs of a result; nil is a run that rotated nothing.
+func outputValues(res *rotation.Result) map[string]string {
+	if res == nil {
+		return map[string]string{"rotated": "false"}
+	}
+	exp := ""
+	if res.New.ExpiresAt != nil {
+		exp = res.New.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return map[string]string{
+		"token-id":                 res.New.ID,
+		"token-last4":              lastFour(res),
+		"expires-at":               exp,
+		"rotated":                  "true",
+		"revoked-token-ids":        strings.Join(res.Revoked, ","),
+		"pending-revoke-token-ids": strings.Join(union(res.Pending, res.TooRecent), ","),
+	}
+}
+
+// outputs sets every step output (empty ones too, so that a later step
+// never reads a stale value).
+func (r *runner) outputs(res *rotation.Result) {
+	if r.a.Getenv("GITHUB_OUTPUT") == "" {
+		r.a.Noticef("GITHUB_OUTPUT is not set: outputs not written")
+		return
+	}
+	vals := outputValues(res)
+	for _, name := range outputNames {
+		if err := fileCommand(func() { r.a.SetOutput(name, vals[name]) }); err != nil {
+			r.a.Warningf("output %s not written: %v", name, err)
+		}
+	}
+}
+
+// summary appends to the step summary when the runner offers one.
+func (r *runner) summary(md string) {
+	if r.a.Getenv("GITHUB_STEP_SUMMARY") == "" {
+		return
+	}
+	if err := fileCommand(func() { r.a.AddStepSummary(md) }); err != nil {
+		r.a.Warningf("step summary not written: %v", err)
+	}
+}
+
+func (r *runner) plan(ctx context.Context) error {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := eng.Plan(ctx, r.request())
+	if err != nil {
+		return err
+	}
+	r.a.Infof("Plan for %s (use case %q); nothing will change:", r.in.Target, p.UseCase)
+	for i, s := range p.Steps {
+		r.a.Infof("  %d. %s: %s", i+1, s.Step, s.Detail)
+	}
+	live := make([]string, 0, len(p.Live))
+	for _, t := range p.Live {
+		live = append(live, t.ID)
+	}
+	ev := audit.Event{ID: planID(), Time: r.now(), Outcome: audit.OutcomePlanned, UseCase: p.UseCase, Target: p.Target,
+		Actor: actor(r.runURL), Tool: Tool, Replaced: live}
+	if err := audit.NewJSONLines(r.deps.Log).Record(ctx, ev); err != nil {
+		r.a.Warningf("audit event not written: %v", err)
+	}
+	r.outputs(nil)
+	r.summary(renderPlan(p, r.in, r.runURL))
+	return nil
+}
+
+func (r *runner) audit(ctx context.Context) error {
+	gc, err := r.grooClient()
+	if err != nil {
+		return err
+	}
+	all, err := gc.List(ctx, r.in.GrooToken)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	live, findings := auditUseCase(r.in.UseCase, all, r.now())
+	r.a.Infof("Live tokens of use case %q:", r.in.UseCase)
+	r.a.Infof("%s", plainTokenTable(live))
+	failed := false
+	for _, f := range findings {
+		if f.Error {
+			failed = true
+			r.a.Errorf("%s", f.Msg)
+		} else {
+			r.a.Warningf("%s", f.Msg)
+		}
+	}
+	r.outputs(nil)
+	r.summary(renderAudit(r.in.UseCase, live, findings, r.runURL))
+	if failed {
+		return &FailedError{Err: fmt.Errorf("audit of %q found rule violations", r.in.UseCase)}
+	}
+	return nil
+}
+
+// plainTokenTable is the log form of tokenTable.
+func plainTokenTable(ts []groo.TokenInfo) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %-24s %-12s %-5s %-20s %-20s %s", "ID", "PREFIX", "LAST4", "CREATED", "LAST USED", "EXPIRES")
+	for _, t := range ts {
+		l4 := t.LastFour
+		if l4 == "" {
+			l4 = "-"
+		}
+		fmt.Fprintf(&b, "\n  %-24s %-12s %-5s %-20s %-20s %s", t.ID, t.TokenPrefix, l4,
+			t.CreatedAt.UTC().Format(time.RFC3339), fmtTimePtr(t.LastUsed), fmtTimePtr(t.ExpiresAt))
+	}
+	if len(ts) == 0 {
+		b.WriteString("\n  (none)")
+	}
+	return b.String()
+}
+
+// planID names a plan in the audit log, like a rotation's attempt id.
+func planID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "plan_" + hex.EncodeToString(b[:])
+}
+
+// runURL is the workflow run, from the runner's variables.
+func runURL(env func(string) string) string {
+	repo, id := env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")
+	if repo == "" || id == "" {
+		return ""
+	}
+	server := env("GITHUB_SERVER_URL")
+	if server == "" {
+		server = "https://github.com"
+	}
+	return strings.TrimRight(server, "/") + "/" + repo + "/actions/runs/" + id
+}
+
+// actor names who rotated, for the audit and the token's description.
+func actor(runURL string) string {
+	if runURL != "" {
+		return runURL
+	}
+	host, _ := os.Hostname()
+	return Tool + " on " + host
+}
+
+// fileCommand runs a go-githubactions file command, which panics when the
+// runner's file cannot be written, and returns that as an error instead.
+func fileCommand(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if e, ok := p.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", p)
+			}
+		}
+	}()
+	f()
+	return nil
+}
+
+// unjoin splits an errors.Join into its parts, one annotation each.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

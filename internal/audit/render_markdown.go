@@ -1,0 +1,167 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// severityMark labels a severity for readers who skim (GitHub renders the
+// emoji; the bold word stays for those who do not).
+var severityMark = map[string]string{
+	SeverityError:   "❌ **error**",
+	SeverityWarning: "⚠️ **warning**",
+	SeverityInfo:    "ℹ️ info",
+}
+
+// RenderMarkdown writes the report as GitHub-flavoured Markdown, for the
+// Action's step summary: a summary line, the use cases, the live tokens,
+// the orphans and the findings with their fixes.
+func RenderMarkdown(w io.Writer, r Report) error {
+	var b strings.Builder
+	now := r.GeneratedAt
+	b.WriteString("## Groo PAT audit\n\n")
+	s := r.Summary
+	counts := []string{plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info")}
+	if s.Errors > 0 {
+		counts[0] = "**" + counts[0] + "**"
+	}
+	if s.Warnings > 0 {
+		counts[1] = "**" + counts[1] + "**"
+	}
+	fmt.Fprintf(&b, "%s · %s · %s · generated %s", strings.Join(counts, ", "), plural(s.UseCases, "use case"),
+		plural(s.LiveTokens, "live token"), fmtTime(now))
+	if r.Caller != "" {
+		fmt.Fprintf(&b, " for Groo user %s", mdCode(r.Caller))
+	}
+	if r.HistorySince != nil {
+		fmt.Fprintf(&b, " · history since %s", fmtTime(*r.HistorySince))
+	}
+	b.WriteString("\n\n")
+
+	if len(r.UseCases) > 0 {
+		b.WriteString("| Use case | Target | Secret | In secret | Live tokens | Last rotation | Next run |\n")
+		b.WriteString("| --- | --- | --- | --- | --: | --- | --- |\n")
+		for _, uc := range r.UseCases {
+			inSecret := "unknown"
+			switch uc.InSecretSource {
+			case InSecretStore, InSecretDerived:
+				inSecret = mdCode(uc.InSecret) + " (" + uc.InSecretSource + ")"
+			case InSecretNone:
+				inSecret = "-"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s |\n", mdCode(uc.UseCase), mdCode(uc.Target),
+				mdText(secretCell(uc, now)), inSecret, len(uc.Live), mdRotation(uc.LastRotation, now), mdText(timeCell(uc.NextRun, now)))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Findings\n\n")
+	if len(r.Findings) == 0 {
+		b.WriteString("None: every use case has exactly one live token, fresh and in its secret.\n\n")
+	}
+	for _, f := range r.Findings {
+		mark, ok := severityMark[f.Severity]
+		if !ok {
+			mark = mdText(f.Severity)
+		}
+		fmt.Fprintf(&b, "- %s %s · %s", mark, mdCode(f.Code), mdCode(f.UseCase))
+		if f.TokenID != "" {
+			fmt.Fprintf(&b, " · token %s", mdCode(f.TokenID))
+		}
+		fmt.Fprintf(&b, "<br>%s<br>**Fix:** %s\n", mdText(f.Message), mdText(f.Fix))
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString("\n")
+	}
+
+	n := 0
+	for _, uc := range r.UseCases {
+		n += len(uc.Live)
+	}
+	if n > 0 {
+		b.WriteString("### Live tokens\n\n")
+		b.WriteString("| Use case | Token | Prefix | Last four | Created | Last used | Expires | In secret |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | :-: |\n")
+		for _, uc := range r.UseCases {
+			for _, t := range uc.Live {
+				in := ""
+				if t.InSecret {
+					in = "✅"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCode(uc.UseCase), mdTokenCells(t, now), in)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Orphans) > 0 {
+		b.WriteString("### Orphans\n\nLive tokens named like the tool's, for no configured target.\n\n")
+		b.WriteString("| Name | Token | Prefix | Last four | Created | Last used | Expires |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, t := range r.Orphans {
+			fmt.Fprintf(&b, "| %s | %s |\n", mdCode(t.Name), mdTokenCells(t, now))
+		}
+		b.WriteString("\n")
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("render audit report as Markdown: %w", err)
+	}
+	return nil
+}
+
+func mdTokenCells(t TokenRow, now time.Time) string {
+	return strings.Join([]string{mdCode(t.ID), mdCode(orDash(t.Prefix)), mdCode(orDash(t.LastFour)),
+		mdText(fmtTimeRel(t.CreatedAt, now)), mdText(lastUsedCell(t.LastUsed, now)), mdText(expiresCell(t.ExpiresAt, now))}, " | ")
+}
+
+func mdRotation(ri *RotationInfo, now time.Time) string {
+	if ri == nil {
+		return "-"
+	}
+	mark := ""
+	switch ri.Outcome {
+	case string(OutcomeSucceeded):
+		mark = "✅ "
+	case string(OutcomeFailed), string(OutcomeAbandoned):
+		mark = "❌ "
+	}
+	return mark + mdText(ri.Outcome+" "+fmtTimeRel(ri.Time, now))
+}
+
+// mdText escapes text for a Markdown table cell or list item: Markdown
+// punctuation is backslash-escaped, HTML is neutralised, and line breaks
+// become spaces so that a cell stays on its row.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range term(s) {
+		switch r {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '\\', '`', '*', '_', '[', ']', '|', '~', '#', '!':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCode is s as a code span. A pipe still ends a table cell inside a code
+// span in GitHub's tables, so it is escaped; a backtick cannot be escaped
+// inside a span, so such a string is written as escaped text instead.
+func mdCode(s string) string {
+	s = term(s)
+	if s == "" {
+		return "-"
+	}
+	if strings.Contains(s, "`") {
+		return mdText(s)
+	}
+	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
+}

@@ -1,0 +1,549 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// SQLiteStore is the embedded Store: one file, WAL, a busy timeout so that a
+// second process (a restart racing the old one, `rotate` next to `run`) waits
+// rather than fails. Its SQL is kept portable (numbered placeholders,
+// ON CONFLICT, BIGINT unix nanoseconds for times) so that a PostgreSQL store
+// can share the schema.
+type SQLiteStore struct {
+	db   *sql.DB
+	path string
+	// Now is the store's clock for leases and recorded times; tests move it.
+	Now func() time.Time
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// migrations are applied in order, each once, recorded in schema_migrations.
+// Never edit one that has shipped: append a new one.
+var migrations = []string{
+	1: `
+CREATE TABLE events (
+	attempt_id      TEXT PRIMARY KEY,
+	time            BIGINT NOT NULL,
+	recorded_at     BIGINT NOT NULL,
+	outcome         TEXT NOT NULL,
+	use_case        TEXT NOT NULL,
+	target          TEXT NOT NULL,
+	actor           TEXT NOT NULL,
+	tool            TEXT NOT NULL,
+	new_token_id    TEXT,
+	outcome_unknown INTEGER NOT NULL DEFAULT 0,
+	body            TEXT NOT NULL
+);
+CREATE INDEX events_use_case_time ON events (use_case, time);
+CREATE INDEX events_time ON events (time);
+CREATE INDEX events_new_token ON events (new_token_id);
+
+CREATE TABLE current_tokens (
+	use_case   TEXT PRIMARY KEY,
+	target     TEXT NOT NULL,
+	token_id   TEXT NOT NULL,
+	prefix     TEXT NOT NULL,
+	last_four  TEXT NOT NULL,
+	expires_at BIGINT,
+	written_at BIGINT,
+	attempt_id TEXT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE pending_revokes (
+	token_id     TEXT PRIMARY KEY,
+	use_case     TEXT NOT NULL,
+	target       TEXT NOT NULL,
+	revoke_after BIGINT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT '',
+	next_try     BIGINT NOT NULL,
+	added_at     BIGINT NOT NULL
+);
+CREATE INDEX pending_revokes_next_try ON pending_revokes (next_try);
+
+CREATE TABLE leases (
+	use_case    TEXT PRIMARY KEY,
+	holder      TEXT NOT NULL,
+	acquired_at BIGINT NOT NULL,
+	expires_at  BIGINT NOT NULL
+);
+`,
+}
+
+// OpenSQLite opens (creating if needed) the database at path and migrates it.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path; use sqlite:///absolute/path.db or sqlite://./relative.db")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open sqlite store: create directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no upgrade deadlocks between processes
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	// SQLite has one writer at a time anyway; a small pool keeps readers
+	// off the writer's connection without multiplying busy waits.
+	db.SetMaxOpenConns(4)
+	s := &SQLiteStore{db: db, path: path, Now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The file holds audit data; keep it to its owner.
+	_ = os.Chmod(path, 0o600)
+	return s, nil
+}
+
+// Path is the database file.
+func (s *SQLiteStore) Path() string { return s.path }
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	for v := 1; v < len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, v, s.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate store to version %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the highest migration applied.
+func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}
+
+func (s *SQLiteStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func nullNanos(t *time.Time) sql.NullInt64 {
+	if t == nil || t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func timePtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}
+
+// tokenLike finds token values that must never be stored, should one slip
+// into an error message: Groo PATs and GitHub tokens.
+var tokenLike = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|github_pat_[0-9A-Za-z_]{8,}|gh[pousr]_[A-Za-z0-9]{8,}`)
+
+// Scrub replaces anything shaped like a token with its prefix and last four.
+func Scrub(s string) string {
+	return tokenLike.ReplaceAllStringFunc(s, func(m string) string {
+		head := m[:4] // ghp_, ghs_, ...
+		for _, p := range []string{"groo_pat_", "github_pat_"} {
+			if strings.HasPrefix(m, p) {
+				head = p
+			}
+		}
+		return head + "…" + m[len(m)-4:]
+	})
+}
+
+// Record keeps the latest outcome of each attempt. A late "started" never
+// overwrites a final outcome. A success also becomes the use case's current
+// token.
+func (s *SQLiteStore) Record(ctx context.Context, e Event) error {
+	e.Error = Scrub(e.Error)
+	e.Step = Scrub(e.Step)
+	if e.ID == "" {
+		return errors.New("record event: empty attempt id")
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	now := s.Now()
+	var tokenID sql.NullString
+	if e.NewTokenID != "" {
+		tokenID = sql.NullString{String: e.NewTokenID, Valid: true}
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO events (attempt_id, time, recorded_at, outcome, use_case, target, actor, tool, new_token_id, outcome_unknown, body)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (attempt_id) DO UPDATE SET
+	time = excluded.time, recorded_at = excluded.recorded_at, outcome = excluded.outcome,
+	use_case = excluded.use_case, target = excluded.target, actor = excluded.actor, tool = excluded.tool,
+	new_token_id = COALESCE(excluded.new_token_id, events.new_token_id),
+	outcome_unknown = excluded.outcome_unknown, body = excluded.body
+WHERE events.outcome = 'started' OR excluded.outcome <> 'started'`,
+			e.ID, nanos(e.Time), nanos(now), string(e.Outcome), e.UseCase, e.Target, e.Actor, e.Tool,
+			tokenID, boolInt(e.OutcomeUnknown), string(body))
+		if err != nil {
+			return err
+		}
+		if e.Outcome != OutcomeSucceeded || e.NewTokenID == "" {
+			return nil
+		}
+		written := e.WrittenAt
+		if written == nil {
+			t := e.Time.Add(e.Duration)
+			written = &t
+		}
+		_, err = tx.ExecContext(ctx, `
+INSERT INTO current_tokens (use_case, target, token_id, prefix, last_four, expires_at, written_at, attempt_id, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (use_case) DO UPDATE SET
+	target = excluded.target, token_id = excluded.token_id, prefix = excluded.prefix, last_four = excluded.last_four,
+	expires_at = excluded.expires_at, written_at = excluded.written_at, attempt_id = excluded.attempt_id,
+	updated_at = excluded.updated_at
+WHERE current_tokens.written_at IS NULL OR current_tokens.written_at <= excluded.written_at`,
+			e.UseCase, e.Target, e.NewTokenID, e.NewTokenPrefix, e.NewTokenLast4, nullNanos(e.NewExpiresAt),
+			nullNanos(written), e.ID, nanos(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record event %s (%s): %w", e.ID, e.Outcome, err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// History returns events oldest first.
+func (s *SQLiteStore) History(ctx context.Context, q HistoryQuery) ([]Event, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.UseCase != "" {
+		args = append(args, q.UseCase)
+		where = append(where, fmt.Sprintf("use_case = $%d", len(args)))
+	}
+	if !q.Since.IsZero() {
+		args = append(args, nanos(q.Since))
+		where = append(where, fmt.Sprintf("time >= $%d", len(args)))
+	}
+	query := `SELECT body FROM events`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time DESC, recorded_at DESC, attempt_id DESC"
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		query += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		var e Event
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			return nil, fmt.Errorf("read history: decode event: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// Current returns the use case's current token, if a rotation succeeded.
+func (s *SQLiteStore) Current(ctx context.Context, useCase string) (CurrentToken, bool, error) {
+	c := CurrentToken{UseCase: useCase}
+	var exp, written sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `
+SELECT target, token_id, prefix, last_four, expires_at, written_at, attempt_id
+FROM current_tokens WHERE use_case = $1`, useCase).Scan(&c.Target, &c.TokenID, &c.Prefix, &c.LastFour, &exp, &written, &c.AttemptID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CurrentToken{}, false, nil
+	}
+	if err != nil {
+		return CurrentToken{}, false, fmt.Errorf("read current token of %q: %w", useCase, err)
+	}
+	c.ExpiresAt, c.WrittenAt = timePtr(exp), timePtr(written)
+	return c, true, nil
+}
+
+// WritesEnded is when the rotation that minted tokenID recorded its final
+// outcome: its writes had returned by then. A failure whose write outcome
+// stayed unknown does not count (a write may still have been in flight), nor
+// does an attempt that never finished.
+func (s *SQLiteStore) WritesEnded(ctx context.Context, useCase, tokenID string) (time.Time, bool, error) {
+	var at int64
+	err := s.db.QueryRowContext(ctx, `
+SELECT recorded_at FROM events
+WHERE use_case = $1 AND new_token_id = $2 AND outcome IN ('succeeded', 'failed') AND outcome_unknown = 0
+ORDER BY recorded_at DESC LIMIT 1`, useCase, tokenID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read writes of %s: %w", tokenID, err)
+	}
+	return fromNanos(at), true, nil
+}
+
+// AddPendingRevoke inserts a pending revoke or keeps the one there.
+func (s *SQLiteStore) AddPendingRevoke(ctx context.Context, p PendingRevoke) error {
+	if p.TokenID == "" {
+		return errors.New("add pending revoke: empty token id")
+	}
+	now := s.Now()
+	if p.NextTry.IsZero() {
+		p.NextTry = p.RevokeAfter
+	}
+	_, err := s.db.ExecContext(ctx, `
+INSERT INTO pending_revokes (token_id, use_case, target, revoke_after, attempts, last_error, next_try, added_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (token_id) DO UPDATE SET
+	revoke_after = CASE WHEN excluded.revoke_after < pending_revokes.revoke_after THEN excluded.revoke_after ELSE pending_revokes.revoke_after END,
+	last_error = CASE WHEN excluded.last_error <> '' THEN excluded.last_error ELSE pending_revokes.last_error END`,
+		p.TokenID, p.UseCase, p.Target, nanos(p.RevokeAfter), p.Attempts, Scrub(p.LastError), nanos(p.NextTry), nanos(now))
+	if err != nil {
+		return fmt.Errorf("add pending revoke %s: %w", p.TokenID, err)
+	}
+	return nil
+}
+
+const pendingColumns = `token_id, use_case, target, revoke_after, attempts, last_error, next_try, added_at`
+
+func scanPending(rows *sql.Rows) ([]PendingRevoke, error) {
+	defer rows.Close()
+	var out []PendingRevoke
+	for rows.Next() {
+		var p PendingRevoke
+		var ra, nt, aa int64
+		if err := rows.Scan(&p.TokenID, &p.UseCase, &p.Target, &ra, &p.Attempts, &p.LastError, &nt, &aa); err != nil {
+			return nil, err
+		}
+		p.RevokeAfter, p.NextTry, p.AddedAt = fromNanos(ra), fromNanos(nt), fromNanos(aa)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DueRevokes lists pending revokes to try now, earliest first.
+func (s *SQLiteStore) DueRevokes(ctx context.Context, now time.Time, limit int) ([]PendingRevoke, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pendingColumns+` FROM pending_revokes
+WHERE revoke_after <= $1 AND next_try <= $1 ORDER BY next_try, token_id LIMIT $2`, nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read due revokes: %w", err)
+	}
+	out, err := scanPending(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read due revokes: %w", err)
+	}
+	return out, nil
+}
+
+// PendingRevokes lists every pending revoke.
+func (s *SQLiteStore) PendingRevokes(ctx context.Context) ([]PendingRevoke, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pendingColumns+` FROM pending_revokes ORDER BY revoke_after, token_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read pending revokes: %w", err)
+	}
+	out, err := scanPending(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read pending revokes: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeFailed counts a failed attempt.
+func (s *SQLiteStore) RevokeFailed(ctx context.Context, tokenID, errMsg string, nextTry time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE pending_revokes SET attempts = attempts + 1, last_error = $2, next_try = $3 WHERE token_id = $1`,
+		tokenID, Scrub(errMsg), nanos(nextTry))
+	if err != nil {
+		return fmt.Errorf("note failed revoke of %s: %w", tokenID, err)
+	}
+	return nil
+}
+
+// RevokeDone forgets a pending revoke.
+func (s *SQLiteStore) RevokeDone(ctx context.Context, tokenID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_revokes WHERE token_id = $1`, tokenID); err != nil {
+		return fmt.Errorf("forget pending revoke %s: %w", tokenID, err)
+	}
+	return nil
+}
+
+// AcquireLease takes the lease, or takes over an expired one.
+func (s *SQLiteStore) AcquireLease(ctx context.Context, useCase, holder string, ttl time.Duration) (Lease, error) {
+	now := s.Now()
+	l := Lease{UseCase: useCase, Holder: holder, Expires: now.Add(ttl)}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var prevHolder string
+		var prevExp int64
+		err := tx.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE use_case = $1`, useCase).Scan(&prevHolder, &prevExp)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = tx.ExecContext(ctx, `INSERT INTO leases (use_case, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4)`,
+				useCase, holder, nanos(now), nanos(l.Expires))
+			return err
+		case err != nil:
+			return err
+		}
+		if prevExp > nanos(now) {
+			return &LeaseHeldError{UseCase: useCase, Holder: prevHolder, Expires: fromNanos(prevExp)}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE leases SET holder = $2, acquired_at = $3, expires_at = $4 WHERE use_case = $1`,
+			useCase, holder, nanos(now), nanos(l.Expires)); err != nil {
+			return err
+		}
+		return abandon(ctx, tx, useCase, prevHolder, fromNanos(prevExp))
+	})
+	if err != nil {
+		var held *LeaseHeldError
+		if errors.As(err, &held) {
+			return Lease{}, held
+		}
+		return Lease{}, fmt.Errorf("acquire lease of %q: %w", useCase, err)
+	}
+	return l, nil
+}
+
+// abandon marks the attempts an expired lease left "started": their process
+// stopped before it could record how they ended.
+func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT attempt_id, body FROM events WHERE use_case = $1 AND outcome = 'started' AND time <= $2`,
+		useCase, nanos(expired))
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id string
+		e  Event
+	}
+	var found []row
+	for rows.Next() {
+		var r row
+		var body string
+		if err := rows.Scan(&r.id, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := json.Unmarshal([]byte(body), &r.e); err != nil {
+			rows.Close()
+			return fmt.Errorf("decode event %s: %w", r.id, err)
+		}
+		found = append(found, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range found {
+		r.e.Outcome = OutcomeAbandoned
+		r.e.Error = fmt.Sprintf("the process stopped before the attempt ended: its lease (%s) expired at %s", holder, expired.UTC().Format(time.RFC3339))
+		body, err := json.Marshal(r.e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET outcome = 'abandoned', body = $2 WHERE attempt_id = $1 AND outcome = 'started'`,
+			r.id, string(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RenewLease extends the lease if l.Holder still holds it.
+func (s *SQLiteStore) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
+	now := s.Now()
+	exp := now.Add(ttl)
+	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = $3 WHERE use_case = $1 AND holder = $2 AND expires_at > $4`,
+		l.UseCase, l.Holder, nanos(exp), nanos(now))
+	if err != nil {
+		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, err)
+	} else if n == 0 {
+		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, ErrLeaseLost)
+	}
+	l.Expires = exp
+	return l, nil
+}
+
+// ReleaseLease deletes the lease if l.Holder still holds it.
+func (s *SQLiteStore) ReleaseLease(ctx context.Context, l Lease) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE use_case = $1 AND holder = $2`, l.UseCase, l.Holder); err != nil {
+		return fmt.Errorf("release lease of %q: %w", l.UseCase, err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/groo"
+)
+
+// ErrCredential wraps every failure to load a credential named by the
+// configuration. Its messages name the variable or file, never a value.
+var ErrCredential = errors.New("credential")
+
+// readSecret returns the value an *-env or *-file setting points at.
+func readSecret(what, env, file string, getenv func(string) string) (string, error) {
+	switch {
+	case env != "":
+		v := strings.TrimSpace(getenv(env))
+		if v == "" {
+			return "", fmt.Errorf("%w: %s: environment variable %s is empty or unset; export the credential in it", ErrCredential, what, env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: read %s: %w", ErrCredential, what, file, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%w: %s: %s is empty", ErrCredential, what, file)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: %s: no token-env or token-file configured", ErrCredential, what)
+}
+
+// grooCredential loads and checks the bot's own PAT.
+func grooCredential(cfg *Config, getenv func(string) string) (groo.Token, error) {
+	v, err := readSecret("groo", cfg.Groo.TokenEnv, cfg.Groo.TokenFile, getenv)
+	if err != nil {
+		return groo.Token{}, err
+	}
+	tok, err := groo.ParseToken(v)
+	if err != nil {
+		src := "environment variable " + cfg.Groo.TokenEnv
+		if cfg.Groo.TokenFile != "" {
+			src = cfg.Groo.TokenFile
+		}
+		return groo.Token{}, fmt.Errorf("%w: groo: %s does not hold a Groo PAT: %w", ErrCredential, src, err)
+	}
+	return tok, nil
+}
+
+// newGrooClient builds the Groo client whose requests the metrics count.
+func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Logger) (*groo.Client, error) {
+	c, err := groo.New(
+		groo.WithBaseURL(cfg.Groo.APIURL),
+		groo.WithHTTPClient(&http.Client{Transport: m.Transport("groo", base)}),
+		groo.WithUserAgent("pat-rotator (+https://github.com/groo/pat-action)"),
+		groo.WithLogger(log),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("groo client: %w", err)
+	}
+	return c, nil
+}
+
+// newGitHubClient builds the one go-github client of the configured
+// credential: a token, or a GitHub App installation whose tokens
+// ghinstallation mints and refreshes.
+func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
+	counted := m.Transport("github", base)
+	var gh *github.Client
+	if app := cfg.GitHub.App; app != nil {
+		pem, err := os.ReadFile(app.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: github app: read private-key-file: %w", ErrCredential, err)
+		}
+		itr, err := ghinstallation.New(counted, app.ID, app.InstallationID, pem)
+		if err != nil {
+			return nil, fmt.Errorf("%w: github app %d: private-key-file %s: %w", ErrCredential, app.ID, app.PrivateKeyFile, err)
+		}
+		itr.BaseURL = cfg.GitHub.APIURL
+		gh = github.NewClient(&http.Client{Transport: itr})
+	} else {
+		tok, err := readSecret("github", cfg.GitHub.TokenEnv, cfg.GitHub.TokenFile, getenv)
+		if err != nil {
+			return nil, err
+		}
+		gh = github.NewClient(&http.Client{Transport: counted}).WithAuthToken(tok)
+	}
+	gh.UserAgent = "pat-rotator (+https://github.com/groo/pat-action)"
+	u, err := url.Parse(strings.TrimRight(cfg.GitHub.APIURL, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("github api-url %q: %w", cfg.GitHub.APIURL, err)
+	}
+	gh.BaseURL = u
+	return gh, nil
+}
+
+// newSecretsClient is the fleet's one ghsecret client for the credential:
+// it paces every mutating request of every target (GitHub's secondary limits
+// count per credential) and honours retry-after.
+func newSecretsClient(cfg *Config, gh *github.Client, log *slog.Logger) *ghsecret.Client {
+	return ghsecret.NewClient(gh,
+		ghsecret.WithMutationInterval(cfg.GitHub.MutationInterval),
+		ghsecret.WithLogger(log),
+	)
+}

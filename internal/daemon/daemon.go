@@ -1,0 +1,641 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/rotation"
+)
+
+// Tool names pat-rotator in audit events and token descriptions.
+const Tool = "pat-rotator"
+
+// Options are what a Daemon takes besides its configuration. Zero fields
+// take the defaults in parentheses.
+type Options struct {
+	Logger    *slog.Logger           // (discard)
+	Getenv    func(string) string    // where *-env credentials are read (os.Getenv)
+	Store     audit.Store            // (opened from Config.Store, closed by Close)
+	Transport http.RoundTripper      // base transport of both API clients (http.DefaultTransport)
+	Holder    string                 // lease holder name (host/pid/random)
+	Now       func() time.Time       // (time.Now)
+	OnResult  func(TargetResult)     // called after each rotation attempt (the demo prints them)
+	Engine    func(*rotation.Engine) // adjusts the engine before use (tests)
+	Listener  net.Listener           // Run serves HTTP on it instead of listening on Config.Listen
+}
+
+// Daemon rotates a fleet of targets. Build it with New; use Run for the
+// scheduler, RotateOnce for one pass, Plan for a dry run.
+type Daemon struct {
+	cfg      *Config
+	log      *slog.Logger
+	store    audit.Store
+	ownStore bool
+	metrics  *Metrics
+	grooC    *groo.Client
+	cred     groo.Token
+	engine   *rotation.Engine
+	holder   string
+	actor    string
+	now      func() time.Time
+	onResult func(TargetResult)
+	ln       net.Listener
+
+	sem     chan struct{}
+	targets []*target
+	byName  map[string]*target
+
+	ready    atomic.Bool
+	inflight sync.WaitGroup // rotations and sweeps, waited for at shutdown
+}
+
+type target struct {
+	cfg     *TargetConfig
+	log     *slog.Logger
+	running atomic.Bool
+}
+
+// TargetResult is one attempt of one target, as the daemon saw it.
+type TargetResult struct {
+	Target  *TargetConfig
+	Result  *rotation.Result // nil when the rotation did not run or failed
+	Err     error
+	Skipped bool // the lease was held elsewhere or a rotation was already running
+}
+
+// ErrSkipped wraps the error of a target that was not rotated because
+// another rotation of its use case was under way.
+var ErrSkipped = errors.New("skipped")
+
+// New loads the credentials, opens the store and builds the clients. It
+// makes no request.
+func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	if opts.Holder == "" {
+		opts.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(3))
+	}
+	d := &Daemon{
+		cfg: cfg, log: opts.Logger, metrics: NewMetrics(), holder: opts.Holder,
+		actor: Tool + "@" + host, now: opts.Now, onResult: opts.OnResult, ln: opts.Listener,
+		sem:    make(chan struct{}, max(cfg.Daemon.Concurrency, 1)),
+		byName: map[string]*target{},
+	}
+	var err error
+	if d.cred, err = grooCredential(cfg, opts.Getenv); err != nil {
+		return nil, err
+	}
+	if d.grooC, err = newGrooClient(cfg, d.metrics, opts.Transport, d.log); err != nil {
+		return nil, err
+	}
+	gh, err := newGitHubClient(cfg, d.metrics, opts.Transport, opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	d.store = opts.Store
+	if d.store == nil {
+		if d.store, err = audit.Open(ctx, cfg.Store); err != nil {
+			return nil, err
+		}
+		d.ownStore = true
+	}
+	d.engine = &rotation.Engine{
+		Groo:     d.grooC,
+		Secrets:  newSecretsClient(cfg, gh, d.log),
+		Recorder: d.store,
+		History:  d.store,
+		Config: rotation.Config{
+			WriteWindow: cfg.Rotation.WriteWindow,
+			ClockMargin: cfg.Rotation.ClockMargin,
+			Now:         opts.Now,
+			Logger:      d.log,
+		},
+	}
+	if opts.Engine != nil {
+		opts.Engine(d.engine)
+	}
+	for _, tc := range cfg.Targets {
+		t := &target{cfg: tc, log: d.log.With("target", tc.Name, "use_case", tc.UseCase)}
+		d.targets = append(d.targets, t)
+		d.byName[tc.Name] = t
+	}
+	return d, nil
+}
+
+// Metrics exposes the daemon's registry (tests and the demo read it).
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// Store is the daemon's store.
+func (d *Daemon) Store() audit.Store { return d.store }
+
+// Close closes the store if the daemon opened it.
+func (d *Daemon) Close() error {
+	if d.ownStore {
+		return d.store.Close()
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Select resolves target names (Target.String(), e.g. "repo:octo/app
+// GROO_PAT", or a use case) to targets; no names selects all.
+func (d *Daemon) Select(names []string) ([]*TargetConfig, error) {
+	if len(names) == 0 {
+		return d.cfg.Targets, nil
+	}
+	var out []*TargetConfig
+	var errs []error
+	for _, n := range names {
+		t := d.byName[n]
+		if t == nil {
+			for _, c := range d.targets {
+				if c.cfg.UseCase == n {
+					t = c
+				}
+			}
+		}
+		if t == nil {
+			errs = append(errs, fmt.Errorf("no target named %q; `pat-rotator validate` lists them (e.g. %q)", n, d.targets[0].cfg.Name))
+			continue
+		}
+		out = append(out, t.cfg)
+	}
+	return out, errors.Join(errs...)
+}
+
+// rotationContext detaches a rotation from ctx: once ctx ends (SIGTERM) the
+// rotation in flight may still finish, for at most the shutdown timeout, so
+// that a write is not cut in the middle and the audit gets its outcome.
+func (d *Daemon) rotationContext(ctx context.Context) (context.Context, func()) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(d.cfg.Daemon.ShutdownTimeout, cancel)
+		mu.Unlock()
+	})
+	return rctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// rotate runs one attempt of one target: the process-local guard, a slot of
+// the concurrency bound, the use case's lease (renewed while it runs), the
+// engine, and the bookkeeping (metrics, pending revokes). A lease held
+// elsewhere skips the target.
+func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
+	if !t.running.CompareAndSwap(false, true) {
+		tr := TargetResult{Target: t.cfg, Skipped: true,
+			Err: fmt.Errorf("%s: %w: a rotation of it is already running in this process", t.cfg.Name, ErrSkipped)}
+		d.metrics.Rotations.WithLabelValues("skipped").Inc()
+		d.report(tr)
+		return tr
+	}
+	defer t.running.Store(false)
+	tr := d.rotateRunning(ctx, t)
+	// Reported while the target is still marked running: no other rotation
+	// of it starts before OnResult returns (tests check invariants there).
+	d.report(tr)
+	return tr
+}
+
+func (d *Daemon) report(tr TargetResult) {
+	if d.onResult != nil {
+		d.onResult(tr)
+	}
+}
+
+func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult) {
+	tr.Target = t.cfg
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		tr.Err = fmt.Errorf("%s: not started: %w", t.cfg.Name, ctx.Err())
+		return tr
+	}
+	defer func() { <-d.sem }()
+	if ctx.Err() != nil {
+		tr.Err = fmt.Errorf("%s: not started: %w", t.cfg.Name, ctx.Err())
+		return tr
+	}
+
+	rctx, done := d.rotationContext(ctx)
+	defer done()
+	ttl := d.cfg.LeaseTTL()
+	lease, err := d.store.AcquireLease(rctx, t.cfg.UseCase, d.holder, ttl)
+	if err != nil {
+		var held *audit.LeaseHeldError
+		if errors.As(err, &held) {
+			tr.Skipped = true
+			tr.Err = fmt.Errorf("%s: %w: %w", t.cfg.Name, ErrSkipped, err)
+			d.metrics.Rotations.WithLabelValues("skipped").Inc()
+			t.log.Info("rotation skipped: lease held", "holder", held.Holder, "lease_expires", held.Expires)
+			return tr
+		}
+		tr.Err = fmt.Errorf("%s: %w", t.cfg.Name, err)
+		d.metrics.Rotations.WithLabelValues("failed").Inc()
+		t.log.Error("rotation not started: store", "error", err.Error())
+		return tr
+	}
+	renewDone := d.keepLease(rctx, t, &lease, ttl)
+	defer func() {
+		renewDone()
+		// Released even when the context ended: a lease left behind would
+		// hold the use case until it expires.
+		relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := d.store.ReleaseLease(relCtx, lease); err != nil {
+			t.log.Warn("could not release the lease; it expires by itself", "error", err.Error(), "lease_expires", lease.Expires)
+		}
+	}()
+
+	start := d.now()
+	res, err := d.engine.Rotate(rctx, rotation.Request{
+		Target:     t.cfg.Target,
+		UseCase:    t.cfg.UseCase,
+		Credential: d.cred,
+		TTL:        t.cfg.TTL,
+		Grace:      t.cfg.Grace,
+		Actor:      d.actor,
+		Tool:       Tool,
+	})
+	d.metrics.Duration.Observe(d.now().Sub(start).Seconds())
+	tr.Result = res
+	if err != nil {
+		tr.Err = err
+		d.metrics.Rotations.WithLabelValues("failed").Inc()
+		t.log.Error("rotation failed", "error", err.Error())
+	} else {
+		d.metrics.Rotations.WithLabelValues("succeeded").Inc()
+		d.metrics.observeSuccess(t.cfg.UseCase, res.New.ExpiresAt, res.Written)
+	}
+	if res != nil && len(res.Pending) > 0 {
+		// Grace not over, or the engine's revokes failed: the sweep takes them.
+		after := res.Written.Add(t.cfg.Grace)
+		for _, id := range res.Pending {
+			if perr := d.store.AddPendingRevoke(context.WithoutCancel(rctx), audit.PendingRevoke{
+				TokenID: id, UseCase: t.cfg.UseCase, Target: t.cfg.Name, RevokeAfter: after,
+			}); perr != nil {
+				tr.Err = errors.Join(tr.Err, perr)
+				t.log.Error("could not keep a pending revoke", "token_id", id, "error", perr.Error())
+			}
+		}
+		d.refreshPendingGauge(rctx)
+	}
+	return tr
+}
+
+// keepLease renews the lease every third of its TTL while the rotation runs.
+// A holder that dies stops renewing, and the lease then expires.
+func (d *Daemon) keepLease(ctx context.Context, t *target, l *audit.Lease, ttl time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wg.Go(func() {
+		tick := time.NewTicker(max(ttl/3, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			nl, err := d.store.RenewLease(ctx, *l, ttl)
+			if err == nil {
+				*l = nl
+			}
+			mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				t.log.Warn("could not renew the lease", "error", err.Error())
+				if errors.Is(err, audit.ErrLeaseLost) {
+					return
+				}
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// RotateTargets rotates the given targets once, concurrently within the
+// configured bound. One failing target never blocks the others: the
+// failures come back joined.
+func (d *Daemon) RotateTargets(ctx context.Context, targets []*TargetConfig) ([]TargetResult, error) {
+	results := make([]TargetResult, len(targets))
+	var wg sync.WaitGroup
+	for i, tc := range targets {
+		t := d.byName[tc.Name]
+		wg.Go(func() { results[i] = d.rotate(ctx, t) })
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// RotateOnce is the `rotate` command: pending revokes that are due, one
+// pass over the targets, and the revokes that pass left due.
+func (d *Daemon) RotateOnce(ctx context.Context, names []string) ([]TargetResult, error) {
+	targets, err := d.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	sweepErr := d.Sweep(ctx)
+	results, err := d.RotateTargets(ctx, targets)
+	return results, errors.Join(err, sweepErr, d.Sweep(ctx))
+}
+
+// Sweep retries the pending revokes that are due. A failure is counted and
+// scheduled again with a backoff; a pending revoke is never dropped.
+func (d *Daemon) Sweep(ctx context.Context) error {
+	due, err := d.store.DueRevokes(ctx, d.now(), 500)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	var errs []error
+	for _, p := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		log := d.log.With("target", p.Target, "use_case", p.UseCase, "token_id", p.TokenID)
+		if err := d.grooC.Revoke(ctx, d.cred, p.TokenID); err != nil {
+			d.metrics.RevokeFailures.Inc()
+			next := d.now().Add(revokeBackoff(d.cfg.Daemon.SweepInterval, p.Attempts+1))
+			log.Warn("pending revoke failed; retrying later", "attempts", p.Attempts+1, "next_try", next, "error", err.Error())
+			if ferr := d.store.RevokeFailed(ctx, p.TokenID, err.Error(), next); ferr != nil {
+				errs = append(errs, ferr)
+			}
+			continue
+		}
+		log.Info("pending revoke done", "attempts", p.Attempts+1)
+		if err := d.store.RevokeDone(ctx, p.TokenID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.refreshPendingGauge(ctx)
+	return errors.Join(errs...)
+}
+
+// revokeBackoff doubles the wait after each failure, from one sweep
+// interval up to an hour.
+func revokeBackoff(interval time.Duration, attempts int) time.Duration {
+	d := interval
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+func (d *Daemon) refreshPendingGauge(ctx context.Context) {
+	all, err := d.store.PendingRevokes(context.WithoutCancel(ctx))
+	if err == nil {
+		d.metrics.PendingRevokes.Set(float64(len(all)))
+	}
+}
+
+// dueAtStart picks the targets whose token would expire before their next
+// scheduled run (or that have no live token): they are rotated at once. One
+// Groo list answers for the whole fleet; the store answers if it fails.
+func (d *Daemon) dueAtStart(ctx context.Context) []*target {
+	now := d.now()
+	newest := map[string]time.Time{} // use case -> latest expiry of a live token
+	known := map[string]bool{}
+	tokens, err := d.grooC.List(ctx, d.cred)
+	if err == nil {
+		for _, t := range tokens {
+			if t.Revoked || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
+				continue
+			}
+			known[t.Name] = true
+			exp := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+			if t.ExpiresAt != nil {
+				exp = *t.ExpiresAt
+			}
+			if exp.After(newest[t.Name]) {
+				newest[t.Name] = exp
+			}
+		}
+	} else {
+		d.log.Warn("could not list tokens at start; judging expiry from the store", "error", err.Error())
+	}
+	var due []*target
+	for _, t := range d.targets {
+		exp, ok := newest[t.cfg.UseCase], known[t.cfg.UseCase]
+		if err != nil {
+			cur, found, serr := d.store.Current(ctx, t.cfg.UseCase)
+			ok = serr == nil && found && cur.ExpiresAt != nil
+			if ok {
+				exp = *cur.ExpiresAt
+			}
+		}
+		if ok {
+			d.metrics.TokenExpiry.WithLabelValues(t.cfg.UseCase).Set(float64(exp.Unix()))
+		}
+		next := t.cfg.Schedule.Next(now)
+		// The next run may start up to jitter late and takes up to a write
+		// window; the token must outlive that.
+		deadline := next.Add(t.cfg.Jitter + d.cfg.Rotation.WriteWindow)
+		if !ok || !exp.After(deadline) {
+			reason := "no live token"
+			if ok {
+				reason = "token expires before the next run"
+			}
+			t.log.Info("rotating at start", "reason", reason, "next_run", next)
+			due = append(due, t)
+		}
+	}
+	return due
+}
+
+// Run is the daemon: HTTP endpoints, the schedule, rotations at start for
+// tokens about to expire, and the sweep. It returns when ctx ends, after
+// the rotations in flight finished (bounded by the shutdown timeout) and
+// released their leases.
+func (d *Daemon) Run(ctx context.Context) error {
+	var srv *http.Server
+	ln := d.ln
+	if ln == nil && d.cfg.Listen != "" {
+		var err error
+		if ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
+		}
+	}
+	if ln != nil {
+		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		d.log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	}
+	defer func() {
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}
+	}()
+
+	cl := cronLogger{d.log}
+	c := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
+	for _, t := range d.targets {
+		c.Schedule(t.cfg.Schedule, cron.FuncJob(func() { d.scheduled(ctx, t) }))
+	}
+	c.Start()
+	d.refreshPendingGauge(ctx)
+	d.ready.Store(true)
+	d.log.Info("pat-rotator running", "targets", len(d.targets), "holder", d.holder, "store", d.cfg.Store)
+
+	d.inflight.Go(func() {
+		due := d.dueAtStart(ctx)
+		if len(due) == 0 {
+			return
+		}
+		var wg sync.WaitGroup
+		for _, t := range due {
+			wg.Go(func() { d.rotate(ctx, t) })
+		}
+		wg.Wait()
+	})
+	d.inflight.Go(func() { d.sweepLoop(ctx) })
+
+	<-ctx.Done()
+	d.ready.Store(false)
+	d.log.Info("stopping: letting rotations in flight finish", "timeout", d.cfg.Daemon.ShutdownTimeout)
+	stopped := c.Stop()
+	d.inflight.Wait() // each rotation is bounded by the shutdown timeout
+	<-stopped.Done()
+	d.log.Info("stopped")
+	return nil
+}
+
+// scheduled is one cron activation: a random delay up to the target's
+// jitter (so a fleet on one schedule does not start in step), then a rotation.
+func (d *Daemon) scheduled(ctx context.Context, t *target) {
+	// cron.Stop waits for this job: no WaitGroup of ours is needed.
+	if ctx.Err() != nil {
+		return
+	}
+	if j := t.cfg.Jitter; j > 0 {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(j)))
+		timer := time.NewTimer(time.Duration(n.Int64()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+	d.rotate(ctx, t)
+}
+
+func (d *Daemon) sweepLoop(ctx context.Context) {
+	tick := time.NewTicker(d.cfg.Daemon.SweepInterval)
+	defer tick.Stop()
+	for {
+		if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("sweep failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Handler serves /healthz (the process answers), /readyz (the store is open
+// and the schedule loaded) and /metrics.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	return mux
+}
+
+// cronLogger routes robfig/cron's logs (recovered panics, skipped runs) to slog.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) {
+	// cron logs every schedule and wake-up at Info: keep them at Debug.
+	c.l.Debug("cron: "+msg, kv...)
+}
+
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "error", err.Error())...)
+}
+
+var _ cron.Logger = cronLogger{}
+
+// PlanAll is the `plan` command: what each target's rotation would do now.
+func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan, error) {
+	targets, err := d.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	plans := make([]*rotation.Plan, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, tc := range targets {
+		wg.Go(func() {
+			d.sem <- struct{}{}
+			defer func() { <-d.sem }()
+			plans[i], errs[i] = d.engine.Plan(ctx, rotation.Request{
+				Target: tc.Target, UseCase: tc.UseCase, Credential: d.cred, TTL: tc.TTL, Grace: tc.Grace, Actor: d.actor, Tool: Tool,
+			})
+		})
+	}
+	wg.Wait()
+	return plans, errors.Join(errs...)
+}

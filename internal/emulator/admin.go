@@ -1,0 +1,82 @@
+package emulator
+
+import (
+	"errors"
+	"net/http"
+)
+
+// serveAdmin serves the test-oracle API under /_emulator/. It carries
+// secrets on purpose; serve the emulator on loopback only.
+func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, sub string) {
+	bad := func(err error) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	switch {
+	case sub == "state" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, e.State())
+	case sub == "seed" && r.Method == http.MethodPost:
+		var s Seed
+		if err := decodeJSON(r, &s); err != nil {
+			bad(err)
+			return
+		}
+		if err := e.Seed(s); err != nil {
+			bad(err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case sub == "faults" && r.Method == http.MethodPost:
+		var f []Fault
+		if err := decodeJSON(r, &f); err != nil {
+			bad(err)
+			return
+		}
+		e.SetFaults(f)
+		w.WriteHeader(http.StatusNoContent)
+	case sub == "faults" && r.Method == http.MethodGet:
+		e.mu.Lock()
+		out := []Fault{}
+		for _, f := range e.faults {
+			x := f.Fault
+			if x.Count > 0 {
+				x.Count = f.left
+			}
+			out = append(out, x)
+		}
+		e.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	case sub == "ratelimits" && r.Method == http.MethodPost:
+		var rl RateLimits
+		if err := decodeJSON(r, &rl); err != nil {
+			bad(err)
+			return
+		}
+		e.SetRateLimits(rl)
+		w.WriteHeader(http.StatusNoContent)
+	case sub == "ratelimits" && r.Method == http.MethodGet:
+		e.mu.Lock()
+		rl := e.limits
+		e.mu.Unlock()
+		writeJSON(w, http.StatusOK, rl)
+	case sub == "rotate-key" && r.Method == http.MethodPost:
+		var body struct {
+			Scope string `json:"scope"`
+		}
+		if err := decodeJSON(r, &body); err != nil {
+			bad(err)
+			return
+		}
+		if err := e.RotateKey(body.Scope); err != nil {
+			if errors.Is(err, errNotFound) {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				return
+			}
+			bad(err)
+			return
+		}
+		id, _ := e.PublicKey(body.Scope)
+		writeJSON(w, http.StatusOK, map[string]string{"scope": body.Scope, "key_id": id})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown admin route: use GET state, POST seed, POST faults, POST ratelimits, POST rotate-key"})
+	}
+}

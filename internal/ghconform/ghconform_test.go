@@ -1,0 +1,144 @@
+package ghconform
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const sealed = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" // any standard base64
+
+func TestLoad(t *testing.T) {
+	if _, err := load(); err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Logf("GitHub's OpenAPI description loaded and indexed in %s", LoadDuration())
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, method, target, body string
+		wantErr                    string // "" : conforms
+	}{
+		{name: "repo public key", method: "GET", target: "/repos/octo/app/actions/secrets/public-key"},
+		{name: "repo put", method: "PUT", target: "/repos/octo/app/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `"}`},
+		{name: "enterprise prefix", method: "PUT", target: "/api/v3/repos/octo/app/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `"}`},
+		{name: "legacy env route, escaped slash", method: "PUT", target: "/repositories/42/environments/prod%2Feu/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `"}`},
+		{name: "env route", method: "GET", target: "/repos/octo/app/environments/prod%2Feu/secrets/public-key"},
+		{name: "org put selected", method: "PUT", target: "/orgs/octo/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `","visibility":"selected","selected_repository_ids":[1,2]}`},
+		{name: "dependabot org ids as strings", method: "PUT", target: "/orgs/octo/dependabot/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `","visibility":"selected","selected_repository_ids":["1"]}`},
+		{name: "selected repos paged", method: "GET", target: "/orgs/octo/actions/secrets/GROO_PAT/repositories?per_page=100&page=2"},
+		{name: "repository", method: "GET", target: "/repos/octo/app"},
+		{name: "delete", method: "DELETE", target: "/repos/octo/app/dependabot/secrets/GROO_PAT"},
+
+		{name: "put without key_id", method: "PUT", target: "/repos/octo/app/actions/secrets/GROO_PAT", body: `{"encrypted_value":"` + sealed + `"}`, wantErr: "key_id"},
+		{name: "put without a body", method: "PUT", target: "/repos/octo/app/actions/secrets/GROO_PAT", wantErr: "request body has an error"},
+		{name: "value not base64", method: "PUT", target: "/repos/octo/app/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"not base64!"}`, wantErr: "encrypted_value"},
+		{name: "org put without visibility", method: "PUT", target: "/orgs/octo/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `"}`, wantErr: "visibility"},
+		{name: "org put bad visibility", method: "PUT", target: "/orgs/octo/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `","visibility":"internal"}`, wantErr: "visibility"},
+		{name: "ids of the wrong type", method: "PUT", target: "/orgs/octo/actions/secrets/GROO_PAT", body: `{"key_id":"k1","encrypted_value":"` + sealed + `","visibility":"selected","selected_repository_ids":[true]}`, wantErr: "selected_repository_ids"},
+		{name: "per_page not a number", method: "GET", target: "/orgs/octo/actions/secrets/GROO_PAT/repositories?per_page=all", wantErr: "per_page"},
+		{name: "unknown path", method: "GET", target: "/repos/octo/app/actions/secretz/public-key", wantErr: "no operation"},
+		{name: "wrong method", method: "POST", target: "/repos/octo/app/actions/secrets/GROO_PAT", body: `{}`, wantErr: "no operation"},
+		{name: "legacy route, id not a number", method: "GET", target: "/repositories/app/environments/prod/secrets/public-key", wantErr: "not an integer"},
+		{name: "body on a GET", method: "GET", target: "/repos/octo/app/actions/secrets/public-key", body: `{"x":1}`, wantErr: "body"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req := httptest.NewRequest(tc.method, "http://127.0.0.1:1"+tc.target, body)
+			if tc.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			err := Validate(req)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("Validate accepted a request GitHub's description refuses")
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// fakeTB records what the Checker reports at cleanup instead of failing
+// the real test.
+type fakeTB struct {
+	testing.TB
+	mu       sync.Mutex
+	errs     []string
+	cleanups []func()
+}
+
+func (f *fakeTB) Helper()             {}
+func (f *fakeTB) Cleanup(fn func())   { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeTB) Logf(string, ...any) {}
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
+func (f *fakeTB) Fatalf(format string, args ...any) { f.Errorf(format, args...); panic("Fatalf") }
+func (f *fakeTB) runCleanups() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+func TestCheckerReportsAtCleanup(t *testing.T) {
+	t.Parallel()
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+" "+string(b))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+
+	ftb := &fakeTB{TB: t}
+	c := New(ftb, srv.Client().Transport)
+	hc := c.Client()
+	good := `{"key_id":"k1","encrypted_value":"` + sealed + `"}`
+	bad := `{"encrypted_value":"` + sealed + `"}` // no key_id
+	for _, b := range []string{good, bad} {
+		req, _ := http.NewRequest("PUT", srv.URL+"/repos/octo/app/actions/secrets/GROO_PAT", strings.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if c.Requests() != 2 {
+		t.Errorf("Requests() = %d, want 2", c.Requests())
+	}
+	// Both reached the server, body intact.
+	if len(got) != 2 || !strings.HasSuffix(got[0], good) || !strings.HasSuffix(got[1], bad) {
+		t.Errorf("server saw %q", got)
+	}
+	ftb.runCleanups()
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "key_id") {
+		t.Fatalf("checker reported %q, want one failure about key_id", ftb.errs)
+	}
+}
+
+func TestCheckerFailsWhenNothingWasChecked(t *testing.T) {
+	t.Parallel()
+	ftb := &fakeTB{TB: t}
+	New(ftb, nil)
+	ftb.runCleanups()
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "no request") {
+		t.Fatalf("checker reported %q, want a failure for zero requests", ftb.errs)
+	}
+}
