@@ -40,9 +40,12 @@ e2e-gh:
 e2e-act:
 	bash scripts/container/act-e2e.sh
 
+# Benchmarks print their headline numbers as lines of their own
+# (rotation-rtts, fleet-envelope, daemon memory) besides Go's ns/op.
 bench: test-deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/rotation/ ./internal/daemon/
-	$(GO) test -run '^$$' -bench 'Seal' -benchmem ./internal/ghsecret/
+	$(GO) test -run '^$$' -bench '^BenchmarkRotation$$' -benchtime 5x ./internal/rotation/
+	$(GO) test -run '^$$' -bench 'Seal' -benchmem ./internal/ghsecret/ ./internal/rotation/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/daemon/
 
 lint:
 	bash scripts/lint.sh

@@ -56,6 +56,7 @@ type step struct {
 	inputs map[string]string
 	env    map[string]string // runner variables besides the files; nil: a typical run
 	noEnv  bool              // no GITHUB_ENV file
+	now    func() time.Time  // the engine's clock; nil: the real one
 }
 
 // stepResult is what the runner would see.
@@ -96,7 +97,9 @@ func runStep(t *testing.T, s step) stepResult {
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := Run(ctx, a, Deps{Log: log})
+	deps := Deps{Log: log}
+	deps.Engine.Now = s.now
+	err := Run(ctx, a, deps)
 	return stepResult{err: err, log: log.String(), outputs: readFileCommands(t, files["GITHUB_OUTPUT"]),
 		env: readFileCommands(t, files["GITHUB_ENV"]), summary: readFile(t, files["GITHUB_STEP_SUMMARY"])}
 }
@@ -371,6 +374,35 @@ func TestRunGraceLeavesOldTokenPending(t *testing.T) {
 	sec, _ := st.Secret("repo:octo/app", "GROO_PAT")
 	if sec.Value == w.oldPAT {
 		t.Error("secret not rotated")
+	}
+}
+
+// TestRunRevokesAfterGraceOnALaterRun is the Action's only way to honour a
+// grace (it keeps no state and has no sweep): the next run revokes a token
+// whose successor was written more than the grace ago, and keeps only the
+// token it replaces itself.
+func TestRunRevokesAfterGraceOnALaterRun(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	w := newWorld(t, uc, "repo:octo/app", nil)
+	first := runStep(t, step{inputs: w.inputs(map[string]string{inRevokeGrace: "1h"})})
+	if first.err != nil || first.outputs["pending-revoke-token-ids"] != "tok_old" {
+		t.Fatalf("first run: %v %v\n%s", first.err, first.outputs, first.log)
+	}
+	sec, _ := w.emu.State().Secret("repo:octo/app", "GROO_PAT")
+
+	// The next nightly run, two hours later by the engine's clock.
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	second := runStep(t, step{inputs: w.inputs(map[string]string{inGrooToken: sec.Value, inRevokeGrace: "1h"}), now: later})
+	if second.err != nil {
+		t.Fatalf("second run: %v\n%s", second.err, second.log)
+	}
+	if second.outputs["revoked-token-ids"] != "tok_old" || second.outputs["pending-revoke-token-ids"] != first.outputs["token-id"] {
+		t.Errorf("second run revoked %q and left %q pending; want tok_old revoked (its successor was written 2h ago, grace 1h) and only %s pending",
+			second.outputs["revoked-token-ids"], second.outputs["pending-revoke-token-ids"], first.outputs["token-id"])
+	}
+	if live := w.emu.State().LiveTokens(uc); len(live) != 2 {
+		t.Errorf("%d live tokens after the second run, want 2 (the new one and the one in its grace)", len(live))
 	}
 }
 

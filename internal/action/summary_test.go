@@ -31,8 +31,8 @@ func golden(t *testing.T, name, got string) {
 }
 
 var (
-	t0     = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
-	exp0   = t0.Add(168 * time.Hour)
+	t0         = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	exp0       = t0.Add(168 * time.Hour)
 	testRunURL = "https://github.com/octo/app/actions/runs/4242"
 )
 
@@ -54,8 +54,8 @@ func TestSummaryGolden(t *testing.T) {
 		UseCase: "GitHub Actions - octo/app env:prod/eu GROO_PAT", Grace: 15 * time.Minute}
 	res := &rotation.Result{
 		AttemptID: "rot_0011223344556677", UseCase: repo.UseCase, Target: repo.Target.String(),
-		New:       groo.TokenInfo{ID: "tok_new", Name: repo.UseCase, TokenPrefix: "groo_pat_01", LastFour: "cdef", ExpiresAt: &exp0, CreatedAt: t0},
-		NewToken:  tok, Revoked: []string{"tok_old1", "tok_old2"}, Started: t0, Written: t0.Add(time.Second), Duration: 1234567 * time.Microsecond,
+		New:      groo.TokenInfo{ID: "tok_new", Name: repo.UseCase, TokenPrefix: "groo_pat_01", LastFour: "cdef", ExpiresAt: &exp0, CreatedAt: t0},
+		NewToken: tok, Revoked: []string{"tok_old1", "tok_old2"}, Started: t0, Written: t0.Add(time.Second), Duration: 1234567 * time.Microsecond,
 	}
 	pending := *res
 	pending.UseCase, pending.Target = env.UseCase, env.Target.String()

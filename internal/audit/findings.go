@@ -83,7 +83,7 @@ var FindingKinds = []FindingKind{
 		"Lower the use case's ttl and rotate."},
 	{CodeExpiresBeforeNextRotation, SeverityError,
 		"The token in the secret expires before the next scheduled rotation: the secret will hold a dead token.",
-		"Rotate now, and make the schedule's interval shorter than the ttl (or the ttl longer than the interval)."},
+		"Rotate now, and make the schedule's interval shorter than the ttl."},
 	{CodeUnused, SeverityWarning,
 		"A token that is not the one in the secret has not been used for longer than the policy allows (default 30 days; never used counts from its creation).",
 		"Revoke it (`pat-rotator audit --prune`), unless something else depends on it."},
@@ -119,8 +119,8 @@ var FindingKinds = []FindingKind{
 		"Read the last error (`pat-rotator audit --format json`), fix its cause, then rotate."},
 }
 
-// kind returns the documented kind of code.
-func kind(code string) FindingKind {
+// findingKind returns the documented kind of code.
+func findingKind(code string) FindingKind {
 	for _, k := range FindingKinds {
 		if k.Code == code {
 			return k
@@ -132,7 +132,7 @@ func kind(code string) FindingKind {
 // newFinding builds a finding of a documented kind. fix overrides the
 // generic fix when it can say more (the token id to revoke, the due date).
 func newFinding(code, useCase, tokenID, message, fix string) Finding {
-	k := kind(code)
+	k := findingKind(code)
 	if fix == "" {
 		fix = k.Fix
 	}

@@ -70,6 +70,9 @@ func PlanPrune(r Report, in Input, writeWindow, grace time.Duration) []PruneActi
 		writeWindow = DefaultWriteWindow
 	}
 	now := in.Now.UTC()
+	if in.Now.IsZero() {
+		now = r.GeneratedAt.UTC()
+	}
 	settled := writeWindow + PruneClockMargin
 	inputs := map[string]UseCaseInput{}
 	for _, uc := range in.UseCases {
@@ -193,14 +196,14 @@ func ApplyPrune(ctx context.Context, rev Revoker, cred groo.Token, actions []Pru
 // RenderPrunePlan writes a plan for a terminal: one line per token, what
 // will happen to it and why.
 func RenderPrunePlan(w io.Writer, actions []PruneAction) error {
-	ew := &errWriter{w: w}
+	ew := &renderWriter{w: w}
 	n := 0
 	for _, a := range actions {
 		if !a.Skip {
 			n++
 		}
 	}
-	fmt.Fprintf(ew, "Prune plan: %s to revoke, %d left alone\n", plural(n, "token"), len(actions)-n)
+	fmt.Fprintf(ew, "Prune plan: %s to revoke, %d left alone\n", pluralize(n, "token"), len(actions)-n)
 	if len(actions) == 0 {
 		return ew.err
 	}
@@ -211,8 +214,8 @@ func RenderPrunePlan(w io.Writer, actions []PruneAction) error {
 		if a.Skip {
 			act, why = "keep", a.SkipReason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", act, term(a.UseCase), term(a.TokenID), orDash(term(a.Prefix)),
-			orDash(term(a.LastFour)), term(why))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", act, termSafe(a.UseCase), termSafe(a.TokenID), orDash(termSafe(a.Prefix)),
+			orDash(termSafe(a.LastFour)), termSafe(why))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("render prune plan: %w", err)

@@ -21,15 +21,15 @@ func RenderJSON(w io.Writer, r Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(normalized(r)); err != nil {
+	if err := enc.Encode(withEmptySlices(r)); err != nil {
 		return fmt.Errorf("render audit report as JSON: %w", err)
 	}
 	return nil
 }
 
-// normalized replaces nil slices by empty ones, so the JSON always has
+// withEmptySlices replaces nil slices by empty ones, so the JSON always has
 // arrays where the schema says so, whoever built the Report.
-func normalized(r Report) Report {
+func withEmptySlices(r Report) Report {
 	if r.UseCases == nil {
 		r.UseCases = []UseCaseReport{}
 	}
@@ -56,11 +56,11 @@ func normalized(r Report) Report {
 // RenderTable writes the report for a terminal: a header, the use cases,
 // their live tokens, the orphans and the findings with their fixes.
 func RenderTable(w io.Writer, r Report) error {
-	ew := &errWriter{w: w}
+	ew := &renderWriter{w: w}
 	now := r.GeneratedAt
 	fmt.Fprintf(ew, "Groo PAT audit, generated %s", fmtTime(now))
 	if r.Caller != "" {
-		fmt.Fprintf(ew, " for Groo user %s", term(r.Caller))
+		fmt.Fprintf(ew, " for Groo user %s", termSafe(r.Caller))
 	}
 	if r.HistorySince != nil {
 		fmt.Fprintf(ew, ", history since %s", fmtTime(*r.HistorySince))
@@ -74,7 +74,7 @@ func RenderTable(w io.Writer, r Report) error {
 	} else {
 		fmt.Fprintln(tw, "USE CASE\tTARGET\tSECRET\tIN SECRET\tLIVE\tLAST ROTATION\tNEXT RUN")
 		for _, uc := range r.UseCases {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", term(uc.UseCase), term(uc.Target), secretCell(uc, now),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", termSafe(uc.UseCase), termSafe(uc.Target), secretCell(uc, now),
 				inSecretCell(uc), len(uc.Live), rotationCell(uc.LastRotation, now), timeCell(uc.NextRun, now))
 		}
 		if err := tw.Flush(); err != nil {
@@ -97,7 +97,7 @@ func RenderTable(w io.Writer, r Report) error {
 				if t.InSecret {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, term(uc.UseCase), tokenCells(t, now))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, termSafe(uc.UseCase), tokenCells(t, now))
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -109,7 +109,7 @@ func RenderTable(w io.Writer, r Report) error {
 		fmt.Fprintf(ew, "\nORPHANS (named like the tool's tokens, no configured target)\n")
 		fmt.Fprintln(tw, "NAME\tID\tPREFIX\tLAST4\tCREATED\tLAST USED\tEXPIRES")
 		for _, t := range r.Orphans {
-			fmt.Fprintf(tw, "%s\t%s\n", term(t.Name), tokenCells(t, now))
+			fmt.Fprintf(tw, "%s\t%s\n", termSafe(t.Name), tokenCells(t, now))
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("render audit table: %w", err)
@@ -121,11 +121,11 @@ func RenderTable(w io.Writer, r Report) error {
 		fmt.Fprintf(ew, "  none: every use case has exactly one live token, fresh and in its secret\n")
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(ew, "%-7s  %s  %s", strings.ToUpper(f.Severity), f.Code, term(f.UseCase))
+		fmt.Fprintf(ew, "%-7s  %s  %s", strings.ToUpper(f.Severity), f.Code, termSafe(f.UseCase))
 		if f.TokenID != "" {
-			fmt.Fprintf(ew, "  [%s]", term(f.TokenID))
+			fmt.Fprintf(ew, "  [%s]", termSafe(f.TokenID))
 		}
-		fmt.Fprintf(ew, "\n         %s\n         fix: %s\n", term(f.Message), term(f.Fix))
+		fmt.Fprintf(ew, "\n         %s\n         fix: %s\n", termSafe(f.Message), termSafe(f.Fix))
 	}
 	if ew.err != nil {
 		return fmt.Errorf("render audit table: %w", ew.err)
@@ -134,11 +134,11 @@ func RenderTable(w io.Writer, r Report) error {
 }
 
 func summaryLine(s Summary) string {
-	return fmt.Sprintf("%s, %s: %s, %s, %s", plural(s.UseCases, "use case"), plural(s.LiveTokens, "live token"),
-		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"))
+	return fmt.Sprintf("%s, %s: %s, %s, %s", pluralize(s.UseCases, "use case"), pluralize(s.LiveTokens, "live token"),
+		pluralize(s.Errors, "error"), pluralize(s.Warnings, "warning"), pluralize(s.Infos, "info"))
 }
 
-func plural(n int, word string) string {
+func pluralize(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
@@ -146,7 +146,7 @@ func plural(n int, word string) string {
 }
 
 func tokenCells(t TokenRow, now time.Time) string {
-	return strings.Join([]string{term(t.ID), orDash(term(t.Prefix)), orDash(term(t.LastFour)),
+	return strings.Join([]string{termSafe(t.ID), orDash(termSafe(t.Prefix)), orDash(termSafe(t.LastFour)),
 		fmtTimeRel(t.CreatedAt, now), lastUsedCell(t.LastUsed, now), expiresCell(t.ExpiresAt, now)}, "\t")
 }
 
@@ -160,7 +160,7 @@ func secretCell(uc UseCaseReport, now time.Time) string {
 func inSecretCell(uc UseCaseReport) string {
 	switch uc.InSecretSource {
 	case InSecretStore, InSecretDerived:
-		return term(uc.InSecret) + " (" + uc.InSecretSource + ")"
+		return termSafe(uc.InSecret) + " (" + uc.InSecretSource + ")"
 	case InSecretNone:
 		return "-"
 	}
@@ -202,9 +202,9 @@ func orDash(s string) string {
 	return s
 }
 
-// term makes a string safe for a terminal and a tabwriter cell: control
+// termSafe makes a string safe for a terminal and a tabwriter cell: control
 // characters (escape sequences, tabs, newlines) become spaces.
-func term(s string) string {
+func termSafe(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
@@ -213,14 +213,14 @@ func term(s string) string {
 	}, s)
 }
 
-// errWriter keeps the first write error so that rendering code can print
+// renderWriter keeps the first write error so that rendering code can print
 // freely and check once.
-type errWriter struct {
+type renderWriter struct {
 	w   io.Writer
 	err error
 }
 
-func (e *errWriter) Write(p []byte) (int, error) {
+func (e *renderWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -268,7 +268,7 @@ func roundDur(d time.Duration) string {
 // fmtDays is a TTL: "120 days" when whole, else the Go duration.
 func fmtDays(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
-		return plural(int(d/(24*time.Hour)), "day")
+		return pluralize(int(d/(24*time.Hour)), "day")
 	}
 	return d.String()
 }

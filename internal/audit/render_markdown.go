@@ -23,15 +23,15 @@ func RenderMarkdown(w io.Writer, r Report) error {
 	now := r.GeneratedAt
 	b.WriteString("## Groo PAT audit\n\n")
 	s := r.Summary
-	counts := []string{plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info")}
+	counts := []string{pluralize(s.Errors, "error"), pluralize(s.Warnings, "warning"), pluralize(s.Infos, "info")}
 	if s.Errors > 0 {
 		counts[0] = "**" + counts[0] + "**"
 	}
 	if s.Warnings > 0 {
 		counts[1] = "**" + counts[1] + "**"
 	}
-	fmt.Fprintf(&b, "%s · %s · %s · generated %s", strings.Join(counts, ", "), plural(s.UseCases, "use case"),
-		plural(s.LiveTokens, "live token"), fmtTime(now))
+	fmt.Fprintf(&b, "%s · %s · %s · generated %s", strings.Join(counts, ", "), pluralize(s.UseCases, "use case"),
+		pluralize(s.LiveTokens, "live token"), fmtTime(now))
 	if r.Caller != "" {
 		fmt.Fprintf(&b, " for Groo user %s", mdCode(r.Caller))
 	}
@@ -134,7 +134,7 @@ func mdRotation(ri *RotationInfo, now time.Time) string {
 // become spaces so that a cell stays on its row.
 func mdText(s string) string {
 	var b strings.Builder
-	for _, r := range term(s) {
+	for _, r := range termSafe(s) {
 		switch r {
 		case '<':
 			b.WriteString("&lt;")
@@ -156,7 +156,7 @@ func mdText(s string) string {
 // span in GitHub's tables, so it is escaped; a backtick cannot be escaped
 // inside a span, so such a string is written as escaped text instead.
 func mdCode(s string) string {
-	s = term(s)
+	s = termSafe(s)
 	if s == "" {
 		return "-"
 	}

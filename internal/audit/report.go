@@ -185,12 +185,12 @@ type TokenRow struct {
 	InSecret  bool       `json:"in_secret"`
 }
 
-// live reports whether Groo still accepts t at now.
-func live(t groo.TokenInfo, now time.Time) bool {
+// tokenLive reports whether Groo still accepts t at now.
+func tokenLive(t groo.TokenInfo, now time.Time) bool {
 	return !t.Revoked && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
-func utcPtr(t *time.Time) *time.Time {
+func utcTimePtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
@@ -198,9 +198,9 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-func tokenRow(t groo.TokenInfo, inSecret bool) TokenRow {
+func newTokenRow(t groo.TokenInfo, inSecret bool) TokenRow {
 	return TokenRow{ID: t.ID, Name: t.Name, Prefix: t.TokenPrefix, LastFour: t.LastFour, CreatedAt: t.CreatedAt.UTC(),
-		LastUsed: utcPtr(t.LastUsed), ExpiresAt: utcPtr(t.ExpiresAt), InSecret: inSecret}
+		LastUsed: utcTimePtr(t.LastUsed), ExpiresAt: utcTimePtr(t.ExpiresAt), InSecret: inSecret}
 }
 
 // sortTokens orders tokens oldest first, then by id.
@@ -213,12 +213,15 @@ func sortTokens(ts []groo.TokenInfo) {
 // Build computes the report. It reads nothing and changes nothing: callers
 // gather the Input, and only PlanPrune/ApplyPrune act on the result.
 func Build(in Input) Report {
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
 	now := in.Now.UTC()
 	pol := in.Policy.withDefaults()
 	r := Report{Version: ReportVersion, GeneratedAt: now, Caller: in.Caller,
 		UseCases: []UseCaseReport{}, Orphans: []TokenRow{}, Findings: []Finding{}}
 	if !pol.Since.IsZero() {
-		r.HistorySince = utcPtr(&pol.Since)
+		r.HistorySince = utcTimePtr(&pol.Since)
 	}
 
 	configured := map[string]bool{}
@@ -232,7 +235,7 @@ func Build(in Input) Report {
 
 	var orphans []groo.TokenInfo
 	for _, t := range in.Tokens {
-		if live(t, now) && !configured[t.Name] && hasAnyPrefix(t.Name, in.ToolNamePrefixes) {
+		if tokenLive(t, now) && !configured[t.Name] && hasAnyPrefix(t.Name, in.ToolNamePrefixes) {
 			orphans = append(orphans, t)
 		}
 	}
@@ -240,7 +243,7 @@ func Build(in Input) Report {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	for _, t := range orphans {
-		r.Orphans = append(r.Orphans, tokenRow(t, false))
+		r.Orphans = append(r.Orphans, newTokenRow(t, false))
 		r.Findings = append(r.Findings, newFinding(CodeOrphan, t.Name, t.ID,
 			fmt.Sprintf("token %s (%s…%s, %s) is named like the tool's use cases but no configured target uses that name",
 				t.ID, t.TokenPrefix, t.LastFour, lastUsedPhrase(t, now)), ""))
@@ -271,9 +274,9 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// history normalises a use case's events: drops those before since and
+// normalizeHistory normalises a use case's events: drops those before since and
 // plan-mode ones, keeps the last record of each attempt, oldest first.
-func history(evs []Event, since time.Time) []Event {
+func normalizeHistory(evs []Event, since time.Time) []Event {
 	last := map[string]int{}
 	var out []Event
 	for _, e := range evs {
@@ -291,8 +294,8 @@ func history(evs []Event, since time.Time) []Event {
 	return out
 }
 
-// writtenAt is when an attempt wrote the secret, or when it ended.
-func writtenAt(e Event) time.Time {
+// eventWrittenAt is when an attempt wrote the secret, or when it ended.
+func eventWrittenAt(e Event) time.Time {
 	if e.WrittenAt != nil {
 		return *e.WrittenAt
 	}
@@ -300,7 +303,7 @@ func writtenAt(e Event) time.Time {
 }
 
 func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseReport {
-	ur := UseCaseReport{UseCase: uc.UseCase, Target: uc.Target, NextRun: utcPtr(uc.NextRun),
+	ur := UseCaseReport{UseCase: uc.UseCase, Target: uc.Target, NextRun: utcTimePtr(uc.NextRun),
 		Live: []TokenRow{}, Findings: []Finding{}}
 	add := func(code, tokenID, msg, fix string) {
 		ur.Findings = append(ur.Findings, newFinding(code, uc.UseCase, tokenID, msg, fix))
@@ -310,13 +313,13 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 	byID := map[string]groo.TokenInfo{}
 	for _, t := range in.Tokens {
 		byID[t.ID] = t
-		if t.Name == uc.UseCase && live(t, now) {
+		if t.Name == uc.UseCase && tokenLive(t, now) {
 			liveTokens = append(liveTokens, t)
 		}
 	}
 	sortTokens(liveTokens)
 
-	evs := history(uc.History, pol.Since)
+	evs := normalizeHistory(uc.History, pol.Since)
 	var lastSuccess *Event
 	for i := len(evs) - 1; i >= 0; i-- {
 		if evs[i].Outcome == OutcomeSucceeded {
@@ -339,7 +342,7 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 		add(CodeSecretMissing, "", fmt.Sprintf("secret %s does not exist", uc.Target), "")
 	default:
 		ur.Secret = SecretPresent
-		ur.SecretUpdatedAt = utcPtr(&uc.Secret.UpdatedAt)
+		ur.SecretUpdatedAt = utcTimePtr(&uc.Secret.UpdatedAt)
 	}
 
 	// Was the secret written after the last successful rotation, by
@@ -349,7 +352,7 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 	storeChecked := false // the secret's updated_at confirms the store's record
 	if ur.Secret == SecretPresent && lastSuccess != nil {
 		updated := uc.Secret.UpdatedAt
-		written := writtenAt(*lastSuccess)
+		written := eventWrittenAt(*lastSuccess)
 		if updated.After(written.Add(WrittenOutsideMargin)) {
 			storeStale = true
 			outside = !explainedWrite(evs, lastSuccess, updated)
@@ -367,14 +370,15 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 	if storeID == "" && lastSuccess != nil {
 		storeID = lastSuccess.NewTokenID
 	}
+	storeTok, storeListed := byID[storeID]
 	ur.InSecretSource = InSecretUnknown
 	secretTokenDead := false
 	switch {
 	case ur.Secret == SecretMissing:
 		ur.InSecretSource = InSecretNone
-	case storeID != "" && !storeStale && func() bool { t, ok := byID[storeID]; return ok && live(t, now) }():
+	case storeListed && !storeStale && tokenLive(storeTok, now):
 		ur.InSecret, ur.InSecretSource = storeID, InSecretStore
-	case storeID != "" && storeChecked && func() bool { _, ok := byID[storeID]; return ok }():
+	case storeListed && storeChecked:
 		// The store's token is listed but dead, and the secret's updated_at
 		// says nothing wrote the secret since: the secret holds a dead
 		// token. (A token not listed at all may belong to another Groo
@@ -382,18 +386,18 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 		ur.InSecret, ur.InSecretSource = storeID, InSecretStore
 		secretTokenDead = true
 		state := "is revoked"
-		if t := byID[storeID]; !t.Revoked {
-			state = "expired at " + fmtTime(*t.ExpiresAt)
+		if !storeTok.Revoked {
+			state = "expired at " + fmtTime(*storeTok.ExpiresAt)
 		}
 		add(CodeSecretTokenNotLive, storeID, fmt.Sprintf("the secret holds token %s (written by rotation %s), which %s", storeID, lastSuccess.ID, state), "")
 	case ur.Secret == SecretPresent:
-		if d, ok := derive(liveTokens, uc.Secret.UpdatedAt); ok {
+		if d, ok := deriveInSecret(liveTokens, uc.Secret.UpdatedAt); ok {
 			ur.InSecret, ur.InSecretSource = d.ID, InSecretDerived
 		}
 	}
 
 	for _, t := range liveTokens {
-		ur.Live = append(ur.Live, tokenRow(t, t.ID == ur.InSecret))
+		ur.Live = append(ur.Live, newTokenRow(t, t.ID == ur.InSecret))
 	}
 
 	// One token per use case.
@@ -531,10 +535,10 @@ func explainedWrite(evs []Event, lastSuccess *Event, updated time.Time) bool {
 	return false
 }
 
-// derive picks the newest live token created before the secret was last
+// deriveInSecret picks the newest live token created before the secret was last
 // written. GitHub's updated_at has whole seconds, so a token created in the
 // same second as the write still counts.
-func derive(liveOldestFirst []groo.TokenInfo, updated time.Time) (groo.TokenInfo, bool) {
+func deriveInSecret(liveOldestFirst []groo.TokenInfo, updated time.Time) (groo.TokenInfo, bool) {
 	limit := updated.Add(time.Second)
 	for i := len(liveOldestFirst) - 1; i >= 0; i-- {
 		if t := liveOldestFirst[i]; t.CreatedAt.Before(limit) {

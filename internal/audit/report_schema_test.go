@@ -33,18 +33,18 @@ func loadSchemaMap(t *testing.T) map[string]any {
 // strict forbids undeclared properties in every object schema: the
 // published schema lets consumers accept fields added later, but our own
 // output must declare every field it has.
-func strict(node any) {
+func forbidExtraProperties(node any) {
 	switch n := node.(type) {
 	case map[string]any:
 		if _, ok := n["properties"]; ok {
 			n["additionalProperties"] = false
 		}
 		for _, v := range n {
-			strict(v)
+			forbidExtraProperties(v)
 		}
 	case []any:
 		for _, v := range n {
-			strict(v)
+			forbidExtraProperties(v)
 		}
 	}
 }
@@ -62,7 +62,7 @@ func compileSchema(t *testing.T, m map[string]any) *openapi3.Schema {
 	return &s
 }
 
-func validate(s *openapi3.Schema, doc []byte) error {
+func validateAgainstSchema(s *openapi3.Schema, doc []byte) error {
 	var v any
 	if err := json.Unmarshal(doc, &v); err != nil {
 		return err
@@ -76,7 +76,7 @@ func TestJSONMatchesSchema(t *testing.T) {
 	if m["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
 		t.Errorf("$schema = %v", m["$schema"])
 	}
-	strict(m)
+	forbidExtraProperties(m)
 	schema := compileSchema(t, m)
 
 	reports := map[string]Report{
@@ -88,7 +88,7 @@ func TestJSONMatchesSchema(t *testing.T) {
 		if err := RenderJSON(&b, r); err != nil {
 			t.Fatal(err)
 		}
-		if err := validate(schema, b.Bytes()); err != nil {
+		if err := validateAgainstSchema(schema, b.Bytes()); err != nil {
 			t.Errorf("%s report does not match the schema: %v\n%s", name, err, b.String())
 		}
 	}
@@ -120,7 +120,7 @@ func TestJSONMatchesSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validate(schema, b); err == nil {
+		if err := validateAgainstSchema(schema, b); err == nil {
 			t.Errorf("%s: the schema accepted a broken report", name)
 		}
 	}

@@ -16,13 +16,13 @@ import (
 	"github.com/groo/pat-action/internal/groo"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/report")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/report")
 
 // golden compares got with testdata/report/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "report", name)
-	if *update {
+	if *updateGolden {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func findingCodes(fs []Finding) []string {
 	return out
 }
 
-func useCase(t *testing.T, r Report, name string) UseCaseReport {
+func reportUseCase(t *testing.T, r Report, name string) UseCaseReport {
 	t.Helper()
 	for _, uc := range r.UseCases {
 		if uc.UseCase == name {
@@ -72,7 +72,7 @@ func TestFixtureHasEveryFinding(t *testing.T) {
 		}
 	}
 	for _, f := range r.Findings {
-		if k := kind(f.Code); f.Severity != k.Severity {
+		if k := findingKind(f.Code); f.Severity != k.Severity {
 			t.Errorf("finding %s has severity %s, documented %s", f.Code, f.Severity, k.Severity)
 		}
 		if f.Message == "" || f.Fix == "" {
@@ -112,7 +112,7 @@ func TestBuildFixture(t *testing.T) {
 		{ucAPI, "tok_api_01", InSecretStore, SecretPresent, []string{"tok_api_02"}, []string{CodeSecretTokenNotLive}},
 	}
 	for _, tt := range tests {
-		uc := useCase(t, r, tt.useCase)
+		uc := reportUseCase(t, r, tt.useCase)
 		if uc.InSecret != tt.inSecret || uc.InSecretSource != tt.source || uc.Secret != tt.secret {
 			t.Errorf("%s: in secret %q (%s), secret %s; want %q (%s), %s", tt.useCase, uc.InSecret, uc.InSecretSource, uc.Secret,
 				tt.inSecret, tt.source, tt.secret)
@@ -141,13 +141,13 @@ func TestBuildFixture(t *testing.T) {
 		t.Errorf("orphans = %v, want %v", orphans, want)
 	}
 	// The unused token in the secret is never flagged; the extra ones are.
-	app := useCase(t, r, ucApp)
+	app := reportUseCase(t, r, ucApp)
 	if hasFinding(app.Findings, CodeUnused, "tok_app_cur") || !hasFinding(app.Findings, CodeUnused, "tok_app_old") ||
 		!hasFinding(app.Findings, CodeUnused, "tok_app_hnd") {
 		t.Errorf("unused findings wrong: %+v", app.Findings)
 	}
 	// --since left the January success out; the planned event too.
-	prod := useCase(t, r, ucProd)
+	prod := reportUseCase(t, r, ucProd)
 	if prod.LastRotation == nil || prod.LastRotation.AttemptID != "att_prd_4" || prod.LastRotation.Outcome != "failed" {
 		t.Errorf("prod last rotation = %+v", prod.LastRotation)
 	}
@@ -186,7 +186,7 @@ func renderAll(t *testing.T, r Report) map[string][]byte {
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
 	for name, got := range renderAll(t, Build(fixtureInput())) {
-		golden(t, name, got)
+		checkGolden(t, name, got)
 	}
 }
 
@@ -227,7 +227,7 @@ func TestRenderHostileNames(t *testing.T) {
 	t.Parallel()
 	name := "GitHub Actions - x|y <script>alert(1)</script> \x1b[31mred\x1b[0m\tTAB\nNEWLINE `tick`"
 	in := Input{Now: fixtureNow, ToolNamePrefixes: DefaultToolNamePrefixes,
-		Tokens: []groo.TokenInfo{tok("tok_evil_01", name, "2026-01-01T00:00:00Z", nil, nil)}}
+		Tokens: []groo.TokenInfo{fxToken("tok_evil_01", name, "2026-01-01T00:00:00Z", nil, nil)}}
 	outs := renderAll(t, Build(in))
 	for _, k := range []string{"report.table.golden", "report.md.golden"} {
 		s := string(outs[k])
@@ -256,14 +256,14 @@ func TestInSecret(t *testing.T) {
 	t.Parallel()
 	const uc = "GitHub Actions - o/r GROO_PAT"
 	now := fixtureNow
-	t1 := tok("tok_t1", uc, "2026-03-01T00:00:00Z", atp("2026-04-01T00:00:00Z"), nil)
-	t2 := tok("tok_t2", uc, "2026-03-05T00:00:00.400Z", atp("2026-04-05T00:00:00Z"), nil)
-	t2.CreatedAt = at("2026-03-05T00:00:00Z").Add(400 * time.Millisecond)
+	t1 := fxToken("tok_t1", uc, "2026-03-01T00:00:00Z", fxTimeP("2026-04-01T00:00:00Z"), nil)
+	t2 := fxToken("tok_t2", uc, "2026-03-05T00:00:00.400Z", fxTimeP("2026-04-05T00:00:00Z"), nil)
+	t2.CreatedAt = fxTime("2026-03-05T00:00:00Z").Add(400 * time.Millisecond)
 	success := func(id, written string) Event {
-		return Event{ID: "att_" + id, Time: at(written).Add(time.Second), Outcome: OutcomeSucceeded, NewTokenID: id, WrittenAt: atp(written)}
+		return Event{ID: "att_" + id, Time: fxTime(written).Add(time.Second), Outcome: OutcomeSucceeded, NewTokenID: id, WrittenAt: fxTimeP(written)}
 	}
 	meta := func(updated string) *ghsecret.Metadata {
-		return &ghsecret.Metadata{Exists: true, UpdatedAt: at(updated)}
+		return &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime(updated)}
 	}
 	tests := []struct {
 		name       string
@@ -283,7 +283,7 @@ func TestInSecret(t *testing.T) {
 			History: []Event{success("tok_t1", "2026-03-01T00:00:05Z")}}, "tok_t2", InSecretDerived, CodeSecretWrittenOutside},
 		{"a later write of unknown outcome explains updated_at", UseCaseInput{CurrentTokenID: "tok_t1", Secret: meta("2026-03-05T00:00:01Z"),
 			History: []Event{success("tok_t1", "2026-03-01T00:00:05Z"),
-				{ID: "att_u", Time: at("2026-03-05T00:02:00Z"), Outcome: OutcomeFailed, OutcomeUnknown: true, Duration: 2 * time.Minute, NewTokenID: "tok_t2"}}},
+				{ID: "att_u", Time: fxTime("2026-03-05T00:02:00Z"), Outcome: OutcomeFailed, OutcomeUnknown: true, Duration: 2 * time.Minute, NewTokenID: "tok_t2"}}},
 			"tok_t2", InSecretDerived, ""},
 		{"store token not listed: derived", UseCaseInput{CurrentTokenID: "tok_gone", Secret: meta("2026-03-06T00:00:00Z"),
 			History: []Event{success("tok_gone", "2026-03-06T00:00:00Z")}}, "tok_t2", InSecretDerived, ""},
@@ -314,9 +314,9 @@ func TestInSecret(t *testing.T) {
 func TestPolicy(t *testing.T) {
 	t.Parallel()
 	const uc = "GitHub Actions - o/r GROO_PAT"
-	old := tok("tok_old", uc, "2025-01-01T00:00:00Z", atp("2026-12-01T00:00:00Z"), nil)
-	cur := tok("tok_cur", uc, "2026-03-09T00:00:00Z", atp("2026-03-11T00:00:00Z"), nil)
-	fail := Event{ID: "a", Time: at("2026-03-09T00:00:00Z"), Outcome: OutcomeFailed}
+	old := fxToken("tok_old", uc, "2025-01-01T00:00:00Z", fxTimeP("2026-12-01T00:00:00Z"), nil)
+	cur := fxToken("tok_cur", uc, "2026-03-09T00:00:00Z", fxTimeP("2026-03-11T00:00:00Z"), nil)
+	fail := Event{ID: "a", Time: fxTime("2026-03-09T00:00:00Z"), Outcome: OutcomeFailed}
 	fail2, fail3 := fail, fail
 	fail2.ID, fail3.ID = "b", "c"
 	base := UseCaseInput{UseCase: uc, CurrentTokenID: "tok_cur", History: []Event{fail, fail2}}
@@ -337,12 +337,12 @@ func TestPolicy(t *testing.T) {
 			u.History = []Event{fail, s, fail2}
 			return u
 		}, nil, []string{CodeRepeatedFailures}},
-		{"since drops old failures", Policy{FailedRunsThreshold: 2, Since: at("2026-03-09T12:00:00Z")}, nil, nil, []string{CodeRepeatedFailures}},
+		{"since drops old failures", Policy{FailedRunsThreshold: 2, Since: fxTime("2026-03-09T12:00:00Z")}, nil, nil, []string{CodeRepeatedFailures}},
 		{"interval", Policy{}, func(u UseCaseInput) UseCaseInput { u.Interval = 48 * time.Hour; return u },
 			[]string{CodeExpiresBeforeNextRotation}, nil},
 		{"next run first", Policy{}, func(u UseCaseInput) UseCaseInput {
 			u.Interval = 48 * time.Hour
-			u.NextRun = atp("2026-03-10T18:00:00Z")
+			u.NextRun = fxTimeP("2026-03-10T18:00:00Z")
 			return u
 		}, nil, []string{CodeExpiresBeforeNextRotation}},
 	}

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,8 +85,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // assertNoSecrets checks that no token value reached a log, an output or
 // the store's files (I5).
@@ -96,7 +102,7 @@ func assertNoSecrets(t *testing.T, f *fleet, st emulator.State, texts map[string
 	}
 	files, _ := filepath.Glob(filepath.Join(f.dir, "state.db*"))
 	for _, file := range files {
-		b, err := readFile(file)
+		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +450,7 @@ targets:
 	}
 	var out bytes.Buffer
 	WriteResults(&out, results)
-	if !strings.Contains(out.String(), "failed  repo:octo/missing GROO_PAT") || strings.Count(out.String(), "rotated") != 2 {
+	if !regexp.MustCompile(`(?m)^failed\s+repo:octo/missing GROO_PAT\s`).MatchString(out.String()) || strings.Count(out.String(), "rotated") != 2 {
 		t.Errorf("output:\n%s", out.String())
 	}
 	if _, err := d.Select([]string{"repo:octo/nope GROO_PAT"}); err == nil {

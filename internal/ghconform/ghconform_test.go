@@ -1,10 +1,12 @@
 package ghconform
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -141,4 +143,86 @@ func TestCheckerFailsWhenNothingWasChecked(t *testing.T) {
 	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "no request") {
 		t.Fatalf("checker reported %q, want a failure for zero requests", ftb.errs)
 	}
+}
+
+// TestPruneKeepsEveryOperation: pruning drops responses and prose, never an
+// operation, a parameter or a request body.
+func TestPruneKeepsEveryOperation(t *testing.T) {
+	t.Parallel()
+	p, err := SpecPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := prune(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type op struct {
+		Parameters  json.RawMessage `json:"parameters"`
+		RequestBody *struct {
+			Required bool                       `json:"required"`
+			Content  map[string]json.RawMessage `json:"content"`
+		} `json:"requestBody"`
+	}
+	summarize := func(b []byte) map[string]string {
+		var doc struct {
+			Paths map[string]map[string]json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for path, item := range doc.Paths {
+			for method, raw := range item {
+				if !httpMethods[method] {
+					out[path+" "+method] = canon(raw) // path-level parameters
+					continue
+				}
+				var o op
+				if err := json.Unmarshal(raw, &o); err != nil {
+					t.Fatal(err)
+				}
+				sig := canon(o.Parameters)
+				if o.RequestBody != nil {
+					sig += fmt.Sprintf(" body required=%v", o.RequestBody.Required)
+					for mt, c := range o.RequestBody.Content {
+						var schema struct {
+							Schema json.RawMessage `json:"schema"`
+						}
+						_ = json.Unmarshal(c, &schema)
+						sig += " " + mt + ":" + canon(schema.Schema)
+					}
+				}
+				out[method+" "+path] = sig
+			}
+		}
+		return out
+	}
+	before, after := summarize(data), summarize(pruned)
+	if len(before) < 800 || len(before) != len(after) {
+		t.Fatalf("%d operations before pruning, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("%s changed by pruning", k)
+		}
+	}
+	t.Logf("pruned %d bytes to %d", len(data), len(pruned))
+}
+
+// canon re-encodes JSON so that layout differences do not count.
+func canon(b json.RawMessage) string {
+	if len(b) == 0 {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "invalid: " + err.Error()
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
 }

@@ -1,0 +1,162 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/groo"
+)
+
+func TestPlanPruneFixture(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	plan := PlanPrune(Build(in), in, 2*time.Minute, 0)
+	var b bytes.Buffer
+	if err := RenderPrunePlan(&b, plan); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "prune.golden", b.Bytes())
+
+	for _, a := range plan {
+		if a.Skip == (a.SkipReason == "") {
+			t.Errorf("%s: skip %v with reason %q", a.TokenID, a.Skip, a.SkipReason)
+		}
+		if a.Reason == "" {
+			t.Errorf("%s: no reason", a.TokenID)
+		}
+	}
+}
+
+func TestPlanPruneRules(t *testing.T) {
+	t.Parallel()
+	const uc = "GitHub Actions - o/r GROO_PAT"
+	now := fixtureNow
+	old := fxToken("tok_old", uc, "2026-03-01T00:00:00Z", fxTimeP("2026-04-01T00:00:00Z"), nil)
+	cur := fxToken("tok_cur", uc, "2026-03-10T11:00:00Z", fxTimeP("2026-04-10T00:00:00Z"), nil)
+	// Minted 2m30s ago: younger than W + margin (3m).
+	young := fxToken("tok_young", uc, "2026-03-10T11:57:30Z", fxTimeP("2026-04-10T00:00:00Z"), nil)
+	// Minted 10m ago, after the secret's last write: a rotation whose write
+	// outcome is unknown may have written it.
+	newer := fxToken("tok_newer", uc, "2026-03-10T11:50:00Z", fxTimeP("2026-04-10T00:00:00Z"), nil)
+	success := Event{ID: "att_cur", Time: fxTime("2026-03-10T11:00:05Z"), Outcome: OutcomeSucceeded, NewTokenID: "tok_cur", WrittenAt: fxTimeP("2026-03-10T11:00:04Z")}
+	meta := &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime("2026-03-10T11:00:04Z")}
+
+	tests := []struct {
+		name   string
+		tokens []groo.TokenInfo
+		uc     UseCaseInput
+		grace  time.Duration
+		want   map[string]string // token id -> "revoke" or a fragment of the skip reason
+	}{
+		{"store: the extra token goes, the current stays",
+			[]groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
+		{"derived works the same",
+			[]groo.TokenInfo{old, cur}, UseCaseInput{Secret: meta}, 0,
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
+		{"too recent", []groo.TokenInfo{old, cur, young}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_young": "a run may still write it"}},
+		{"newer than the secret's last write", []groo.TokenInfo{old, cur, newer}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_newer": "could still have been writing"}},
+		{"grace not over", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 2 * time.Hour,
+			map[string]string{"tok_old": "grace period until 2026-03-10T13:00:04Z", "tok_cur": "token in the secret"}},
+		{"grace over", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 30 * time.Minute,
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
+		{"the store's pending revoke is not due", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success},
+			PendingRevokes: []PendingRevoke{{TokenID: "tok_old", RevokeAfter: fxTime("2026-03-10T12:30:00Z")}}}, 0,
+			map[string]string{"tok_old": "pending revoke not due", "tok_cur": "token in the secret"}},
+		{"unknown: nothing goes", []groo.TokenInfo{old, cur}, UseCaseInput{}, 0,
+			map[string]string{"tok_old": "unknown", "tok_cur": "unknown"}},
+		{"store but unreadable secret", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur"}, 0,
+			map[string]string{"tok_old": "metadata could not be read", "tok_cur": "token in the secret"}},
+		{"missing secret", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: &ghsecret.Metadata{}}, 0,
+			map[string]string{"tok_old": "secret is missing", "tok_cur": "secret is missing"}},
+		{"written outside", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", History: []Event{success},
+			Secret: &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime("2026-03-10T11:30:00Z")}}, 0,
+			map[string]string{"tok_old": "written outside", "tok_cur": "token in the secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := tt.uc
+			u.UseCase, u.Target = uc, "repo:o/r GROO_PAT"
+			in := Input{Now: now, Tokens: tt.tokens, UseCases: []UseCaseInput{u}}
+			plan := PlanPrune(Build(in), in, 2*time.Minute, tt.grace)
+			if len(plan) != len(tt.want) {
+				t.Fatalf("plan has %d lines, want %d: %+v", len(plan), len(tt.want), plan)
+			}
+			for _, a := range plan {
+				want := tt.want[a.TokenID]
+				switch {
+				case want == "revoke" && a.Skip:
+					t.Errorf("%s kept (%s), want revoked", a.TokenID, a.SkipReason)
+				case want != "revoke" && !a.Skip:
+					t.Errorf("%s revoked, want kept (%s)", a.TokenID, want)
+				case want != "revoke" && !strings.Contains(a.SkipReason, want):
+					t.Errorf("%s kept because %q, want %q", a.TokenID, a.SkipReason, want)
+				}
+			}
+		})
+	}
+}
+
+// fakeRevoker records revokes and fails those it is told to.
+type fakeRevoker struct {
+	calls []string
+	fail  map[string]error
+}
+
+func (f *fakeRevoker) Revoke(ctx context.Context, _ groo.Token, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.calls = append(f.calls, id)
+	return f.fail[id]
+}
+
+var _ Revoker = (*fakeRevoker)(nil)
+
+func TestApplyPrune(t *testing.T) {
+	t.Parallel()
+	cred, err := groo.ParseToken("groo_pat_" + strings.Repeat("ab", 30) + "cdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := []PruneAction{
+		{TokenID: "tok_cred", Prefix: cred.TokenPrefix(), LastFour: cred.LastFour(), UseCase: "u"},
+		{TokenID: "tok_a", Prefix: "groo_pat_12", LastFour: "1111", UseCase: "u"},
+		{TokenID: "tok_keep", UseCase: "u", Skip: true, SkipReason: "the token in the secret"},
+		{TokenID: "tok_b", Prefix: "groo_pat_34", LastFour: "2222", UseCase: "u"},
+		{TokenID: "tok_a", UseCase: "u"}, // listed twice: revoked once
+		{TokenID: "", UseCase: "u"},
+	}
+	sentinel := errors.New("HTTP 503")
+	f := &fakeRevoker{fail: map[string]error{"tok_a": sentinel}}
+	revoked, err := ApplyPrune(context.Background(), f, cred, plan)
+	if want := []string{"tok_a", "tok_b", "tok_cred"}; !slices.Equal(f.calls, want) {
+		t.Errorf("revoke calls %v, want %v (the credential last, skipped and duplicates left out)", f.calls, want)
+	}
+	if want := []string{"tok_b", "tok_cred"}; !slices.Equal(revoked, want) {
+		t.Errorf("revoked %v, want %v", revoked, want)
+	}
+	if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "tok_a") {
+		t.Errorf("err = %v, want the failure of tok_a", err)
+	}
+	if strings.Contains(err.Error(), cred.Reveal()) {
+		t.Error("the error holds the credential")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f2 := &fakeRevoker{}
+	revoked, err = ApplyPrune(ctx, f2, cred, plan)
+	if len(f2.calls) != 0 || len(revoked) != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: calls %v, revoked %v, err %v", f2.calls, revoked, err)
+	}
+}
