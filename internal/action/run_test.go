@@ -629,3 +629,28 @@ func totalGitHubHits(s emulator.State) int {
 	}
 	return n
 }
+
+// TestRunWithoutRunnerDefaults runs the binary's logic as a bare container
+// would: only the two credentials as inputs, the target and URLs from the
+// variables, and no runner files. It must rotate all the same.
+func TestRunWithoutRunnerDefaults(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	w := newWorld(t, uc, "repo:octo/app", nil)
+	vars := map[string]string{
+		"INPUT_GROO-TOKEN": w.oldPAT, "INPUT_GITHUB-TOKEN": writerToken,
+		"GITHUB_REPOSITORY": "octo/app", "GITHUB_API_URL": w.url, envGrooAccounts: w.url,
+	}
+	log := &lockedBuffer{}
+	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
+	if err := Run(context.Background(), a, Deps{Log: log}); err != nil {
+		t.Fatalf("run failed: %v\n%s", err, log)
+	}
+	st := w.emu.State()
+	if sec, _ := st.Secret("repo:octo/app", "GROO_PAT"); sec.Value == w.oldPAT || sec.Writes != 1 {
+		t.Error("secret not rotated")
+	}
+	if !strings.Contains(log.String(), "::notice::GITHUB_OUTPUT is not set") {
+		t.Errorf("no notice about the missing outputs file:\n%s", log)
+	}
+}

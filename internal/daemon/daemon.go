@@ -518,11 +518,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
-	cl := cronLogger{d.log}
-	c := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
-	for _, t := range d.targets {
-		c.Schedule(t.cfg.Schedule, cron.FuncJob(func() { d.scheduled(ctx, t) }))
-	}
+	c := d.newCron(ctx)
 	c.Start()
 	d.refreshPendingGauge(ctx)
 	d.ready.Store(true)
@@ -549,6 +545,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-stopped.Done()
 	d.log.Info("stopped")
 	return nil
+}
+
+// newCron schedules every target on its own schedule. Recover keeps a panic
+// in one rotation from ending the daemon; SkipIfStillRunning drops an
+// activation that comes while the target's previous one still runs.
+func (d *Daemon) newCron(ctx context.Context) *cron.Cron {
+	cl := cronLogger{d.log}
+	c := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
+	for _, t := range d.targets {
+		c.Schedule(t.cfg.Schedule, cron.FuncJob(func() { d.scheduled(ctx, t) }))
+	}
+	return c
 }
 
 // scheduled is one cron activation: a random delay up to the target's

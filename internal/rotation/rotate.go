@@ -425,14 +425,17 @@ func (a *attempt) retire(ctx context.Context, tok groo.Token, tokens []groo.Toke
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
-	for _, x := range a.older(tokens) {
+	older := a.older(tokens)
+	replacedAt := a.replacedAt(older)
+	now := a.cfg.Now()
+	for _, x := range older {
 		switch {
 		case !a.safeToRevoke(ctx, x, writeStart):
 			a.res.TooRecent = append(a.res.TooRecent, x.ID)
 			a.log.Warn("older token too recent to revoke safely; left for a later run", "token_id", x.ID, "created_at", x.CreatedAt)
-		case a.req.Grace > 0:
+		case a.req.Grace > 0 && now.Before(replacedAt[x.ID].Add(a.req.Grace)):
 			a.res.Pending = append(a.res.Pending, x.ID)
-			a.log.Info("revoke pending until grace ends", "token_id", x.ID, "revoke_after", a.res.Written.Add(a.req.Grace))
+			a.log.Info("revoke pending until grace ends", "token_id", x.ID, "revoke_after", replacedAt[x.ID].Add(a.req.Grace))
 		default:
 			wg.Go(func() {
 				err := a.revokeWithRetry(ctx, tok, x.ID)
@@ -452,6 +455,26 @@ func (a *attempt) retire(ctx context.Context, tok groo.Token, tokens []groo.Toke
 	slices.Sort(a.res.Revoked)
 	slices.Sort(a.res.Pending)
 	slices.Sort(a.res.TooRecent)
+}
+
+// replacedAt bounds when each older token stopped being the secret's value:
+// when its successor in the lineage was written. The successor of the newest
+// is this rotation's token, written just now; an earlier successor was
+// written no later than its mint plus the write window. Grace counts from
+// there, so a stateless run (the Action) retires what an earlier run left
+// pending once that grace is over.
+func (a *attempt) replacedAt(older []groo.TokenInfo) map[string]time.Time {
+	sorted := slices.Clone(older)
+	slices.SortFunc(sorted, func(x, y groo.TokenInfo) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	out := make(map[string]time.Time, len(sorted))
+	for i, x := range sorted {
+		if i+1 < len(sorted) {
+			out[x.ID] = sorted[i+1].CreatedAt.Add(a.cfg.WriteWindow)
+		} else {
+			out[x.ID] = a.res.Written
+		}
+	}
+	return out
 }
 
 // revokeWithRetry retries on top of the client's own retries, because a

@@ -223,3 +223,29 @@ func mustToken(t testing.TB, s string) groo.Token {
 	}
 	return tok
 }
+
+// TestGraceRetiredByLaterRun: a token left pending for its grace is revoked
+// by a later run once the grace, counted from its successor's write, is over,
+// while the token that run replaces starts its own grace.
+func TestGraceRetiredByLaterRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	req := f.request()
+	req.Grace = time.Hour
+	first, err := f.engine(t, 0).Rotate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := f.engine(t, 0)
+	later.Config.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	req = f.requestFromSecret(t)
+	req.Grace = time.Hour
+	second, err := later.Rotate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(second.Revoked) != fmt.Sprint([]string{f.seedID}) || fmt.Sprint(second.Pending) != fmt.Sprint([]string{first.New.ID}) {
+		t.Errorf("revoked %v pending %v, want [%s] revoked and [%s] pending", second.Revoked, second.Pending, f.seedID, first.New.ID)
+	}
+	f.checkI1(t)
+}
