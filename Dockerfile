@@ -11,9 +11,12 @@
 ARG GO_IMAGE=golang:1.26-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12
 
-FROM ${GO_IMAGE} AS build
+# The builder runs on the build machine's platform and cross-compiles for the
+# target's (release.yml builds linux/amd64 and linux/arm64 images).
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
+ARG TARGETOS TARGETARCH
 WORKDIR /src
-ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-amd64}
 # Modules first: this layer is reused until go.mod or go.sum change.
 COPY go.mod go.sum ./
 RUN go mod download

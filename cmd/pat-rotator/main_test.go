@@ -410,3 +410,42 @@ func TestSIGTERMLetsTheRotationFinish(t *testing.T) {
 	}
 	s.checkNoLeaks(t, c.stderr.String())
 }
+
+// audit reads the store only: it needs no credential.
+func TestAuditCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "state.db")
+	store, err := audit.OpenSQLite(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, e := range []audit.Event{
+		{ID: "rot_1", Time: now.Add(-48 * time.Hour), Outcome: audit.OutcomeSucceeded, UseCase: "uc", Target: "repo:octo/app GROO_PAT", NewTokenID: "tok_old", NewTokenLast4: "aaaa"},
+		{ID: "rot_2", Time: now, Outcome: audit.OutcomeFailed, UseCase: "uc", Target: "repo:octo/app GROO_PAT", Error: "write secret: GitHub answered 403", Step: "write"},
+	} {
+		if err := store.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.AddPendingRevoke(context.Background(), audit.PendingRevoke{TokenID: "tok_old", UseCase: "uc", Target: "repo:octo/app GROO_PAT", RevokeAfter: now}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	cfg := filepath.Join(dir, "r.yaml")
+	if err := os.WriteFile(cfg, []byte("groo: {token-env: G}\ngithub: {token-env: T}\nstore: sqlite://"+db+"\ntargets: [{repository: octo/app}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := realMain(context.Background(), []string{"audit", "--config", cfg, "--since", "1d"}, &out, &errb, noEnv); err != nil {
+		t.Fatalf("audit: %v\n%s", err, errb.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "failed") || !strings.Contains(s, "GitHub answered 403") || strings.Contains(s, "tok_old …aaaa") {
+		t.Errorf("audit --since 1d:\n%s", s)
+	}
+	if !regexp.MustCompile(`(?m)^tok_old\s+repo:octo/app GROO_PAT`).MatchString(s) {
+		t.Errorf("audit does not list the pending revoke:\n%s", s)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,6 +211,9 @@ targets:
 			t.Errorf("GET %s = %d", path, resp.StatusCode)
 		}
 	}
+	mu.Lock()
+	attemptsBeforeScrape := len(attempts)
+	mu.Unlock()
 	metrics := scrape(t, base+"/metrics")
 
 	cancel()
@@ -255,8 +259,8 @@ targets:
 			t.Errorf("%s = %v, want >= 1", s, metrics.value(t, s))
 		}
 	}
-	if got := metrics.value(t, `api_requests_total{api="groo",code="201"}`); got < float64(len(attempts)) {
-		t.Errorf("groo mints counted %v, want >= %d attempts", got, len(attempts))
+	if got := metrics.value(t, `api_requests_total{api="groo",code="201"}`); got < float64(attemptsBeforeScrape) {
+		t.Errorf("groo mints counted %v, want >= %d attempts", got, attemptsBeforeScrape)
 	}
 
 	// I7: every attempt has its event, with its final outcome.
@@ -529,4 +533,58 @@ func testValue(t testing.TB, d *Daemon, series string) float64 {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	return scrape(t, "http://"+ln.Addr().String()+"/metrics").value(t, series)
+}
+
+// plan reads only: no mint, no write, no revoke, no event.
+func TestPlanChangesNothing(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	f := newFleet(t, 0, []string{uc})
+	cfg := f.config(t, `targets:
+  - repository: octo/app
+  - {repository: octo/app, environment: prod/eu}
+`)
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	before := f.emu.State()
+	plans, err := d.PlanAll(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WritePlans(&out, plans)
+	for _, want := range []string{"repo:octo/app GROO_PAT (use case \"GitHub Actions - octo/app GROO_PAT\"): 1 live token(s)",
+		"create secret repo:octo/app GROO_PAT", "revoke tok_", "after a grace of 15m0s", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+	after := f.emu.State()
+	if len(after.Tokens) != len(before.Tokens) || len(after.Secrets) != 0 || after.Hits[emulator.RouteGrooCreate] != 0 {
+		t.Errorf("plan changed something: %d→%d tokens, %d secrets", len(before.Tokens), len(after.Tokens), len(after.Secrets))
+	}
+	if h, _ := d.Store().History(context.Background(), audit.HistoryQuery{}); len(h) != 0 {
+		t.Errorf("plan recorded %d events", len(h))
+	}
+}
+
+// /readyz says not ready until Run has loaded the schedule.
+func TestReadyzBeforeRun(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0, nil)
+	d, err := New(context.Background(), f.config(t, "targets: [{repository: octo/app}]\n"), Options{Getenv: f.getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503, "/metrics": 200} {
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s = %d, want %d", path, rec.Code, want)
+		}
+	}
 }

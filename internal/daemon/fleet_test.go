@@ -260,7 +260,7 @@ func BenchmarkDaemonMemory10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := New(context.Background(), cfg, Options{})
+		d, err := New(context.Background(), cfg, Options{Getenv: func(k string) string { return env[k] }})
 		if err != nil {
 			b.Fatal(err)
 		}

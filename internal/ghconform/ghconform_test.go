@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,7 +191,8 @@ func TestPruneKeepsEveryOperation(t *testing.T) {
 				sig := canon(o.Parameters)
 				if o.RequestBody != nil {
 					sig += fmt.Sprintf(" body required=%v", o.RequestBody.Required)
-					for mt, c := range o.RequestBody.Content {
+					for _, mt := range slices.Sorted(maps.Keys(o.RequestBody.Content)) {
+						c := o.RequestBody.Content[mt]
 						var schema struct {
 							Schema json.RawMessage `json:"schema"`
 						}

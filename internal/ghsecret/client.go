@@ -31,9 +31,24 @@ func WithMutationInterval(d time.Duration) Option {
 }
 
 // WithMaxRetries sets how many times a request that failed transiently (5xx,
-// timeout, transport error) or hit a rate limit is tried again.
+// timeout, transport error) is tried again. Rate-limit waits are bounded by
+// WithMaxWait instead.
 func WithMaxRetries(n int) Option {
 	return func(c *Client) { c.maxRetries = max(n, 0) }
+}
+
+// WithBackoff sets the first wait before retrying a transient failure and
+// the cap of the doubling waits (defaults 1 s and 30 s; ±50 % jitter).
+// Tests with short deadlines use milliseconds.
+func WithBackoff(initial, maxInterval time.Duration) Option {
+	return func(c *Client) {
+		if initial > 0 {
+			c.backoffInitial = initial
+		}
+		if maxInterval > 0 {
+			c.backoffMax = max(maxInterval, c.backoffInitial)
+		}
+	}
 }
 
 // WithLogger sets where retries and waits are logged (default: nowhere).
@@ -69,6 +84,8 @@ type Client struct {
 	mutationInterval time.Duration
 	maxRetries       int
 	maxWait          time.Duration
+	backoffInitial   time.Duration
+	backoffMax       time.Duration
 	log              *slog.Logger
 	sleep            func(context.Context, time.Duration) error
 	now              func() time.Time // tests replace it together with sleep
@@ -86,6 +103,8 @@ func NewClient(gh *github.Client, opts ...Option) *Client {
 		mutationInterval: DefaultMutationInterval,
 		maxRetries:       DefaultMaxRetries,
 		maxWait:          DefaultMaxWait,
+		backoffInitial:   time.Second,
+		backoffMax:       30 * time.Second,
 		log:              slog.New(slog.DiscardHandler),
 		sleep:            sleepContext,
 		now:              time.Now,
@@ -215,6 +234,9 @@ func (c *Client) selectedIDs(ctx context.Context, t Target, api scopeAPI) ([]int
 // A *RefusedError means nothing was written: GitHub refused the write, or
 // Put failed before sending it (invalid target, a read it needs failed).
 // Any other error means the outcome is unknown: the value may have landed.
+//
+// PutResult.Created reports GitHub's last answer: when an attempt landed but
+// its answer was lost, the retry updates the secret and answers 204.
 func (c *Client) Put(ctx context.Context, t Target, key PublicKey, plaintext []byte) (PutResult, error) {
 	if err := t.Validate(); err != nil {
 		return PutResult{}, notSent(opPut, t, err)

@@ -47,6 +47,10 @@ func TestPutClassification(t *testing.T) {
 		{name: "401", put: hs(status(401, errBody("Bad credentials"))), wantRefused: 401, wantErr: "GITHUB_TOKEN cannot write secrets", wantPuts: 1},
 		{name: "403 not a rate limit", put: hs(status(403, errBody("Resource not accessible by integration"), "X-Ratelimit-Remaining: 4999", "X-Ratelimit-Reset: "+epoch(time.Hour))),
 			wantRefused: 403, wantErr: `fine-grained PAT with repository permission "Secrets: write"`, wantPuts: 1},
+		{name: "403 with retry-after 0 is still a refusal", put: hs(status(403, errBody("Forbidden"), "Retry-After: 0")), wantRefused: 403, wantPuts: 1,
+			wantErr: "GITHUB_TOKEN cannot write secrets"},
+		{name: "403 with retry-after, no secondary docs", put: hs(status(403, errBody("Forbidden"), "Retry-After: 5"), status(204, "")), wantPuts: 2, wantKeyID: "k1",
+			checkSleeps: wantSleeps(5 * time.Second)},
 		{name: "404", put: hs(status(404, errBody("Not Found"))), wantRefused: 404, wantErr: "repository octo/app does not exist or the token cannot see it", wantPuts: 1},
 		{name: "400", put: hs(status(400, errBody("Problems parsing JSON"))), wantRefused: 400, wantErr: "Problems parsing JSON", wantPuts: 1},
 		{name: "422 then fresh key", put: hs(status(422, errBody("Bad key")), status(201, `{}`)), wantCreated: true, wantPuts: 2, wantKeyID: "k2"},
@@ -659,5 +663,21 @@ func TestParsePublicKey(t *testing.T) {
 		if tc.ok && pk != k.public() {
 			t.Errorf("ParsePublicKey = %+v, want %+v", pk, k.public())
 		}
+	}
+}
+
+func TestWithBackoff(t *testing.T) {
+	t.Parallel()
+	k := newKeyPair(t, "k1")
+	f := newFakeGitHub(t)
+	f.handle("PUT "+repoSecretPath, sequence(status(500, errBody("boom")), status(500, errBody("boom")), status(500, errBody("boom")), status(204, "")))
+	ft := newFakeTime(true)
+	c := f.client(ft, WithMutationInterval(0), WithBackoff(10*time.Millisecond, 15*time.Millisecond))
+	if _, err := c.Put(context.Background(), repoTarget, k.public(), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	s := ft.Sleeps()
+	if len(s) != 3 || s[0] < 5*time.Millisecond || s[0] > 15*time.Millisecond || s[2] > 23*time.Millisecond {
+		t.Fatalf("sleeps = %v, want ~10ms then capped near 15ms", s)
 	}
 }

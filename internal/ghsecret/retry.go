@@ -68,10 +68,11 @@ func (v verdict) String() string {
 // do runs fn until it succeeds, is refused, or retries and waits run out.
 func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context) (*github.Response, error)) (*github.Response, error) {
 	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = time.Second
+	bo.InitialInterval = c.backoffInitial
 	bo.Multiplier = 2
 	bo.RandomizationFactor = 0.5 // jitter: concurrent clients do not retry in step
-	bo.MaxInterval = 30 * time.Second
+	bo.MaxInterval = c.backoffMax
+	bo.Reset()
 
 	var (
 		retries, limitRetries, noInfoSecondaries int
@@ -175,6 +176,11 @@ func classify(err error, now time.Time) (v verdict, status int, wait time.Durati
 			v, wait, known = limitHeaders(er.Response.Header, now)
 			if v == refuse && status == http.StatusTooManyRequests {
 				v = secondary // a 429 is a limit even when it names no time
+			}
+			if v == secondary && status == http.StatusForbidden && wait == 0 {
+				// "retry-after: 0" on a 403 GitHub does not call a secondary
+				// limit asks for nothing: a permission refusal.
+				v = refuse
 			}
 			return v, status, wait, known
 		case status >= 500 || status == 0:

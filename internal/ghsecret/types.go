@@ -31,8 +31,10 @@ type Metadata struct {
 // request cannot succeed. Any other error from a write means its outcome is
 // unknown (the value may or may not have landed).
 //
-// StatusCode 0 means the request was never sent (invalid target, value too
-// large): just as definitive, and nothing was written.
+// StatusCode 0 means the write was never sent (invalid target, value too
+// large, or a read it needed failed: the public key, the organization
+// secret's visibility, a repository id): nothing was written either.
+// Client.Put returns a plain error only when a PUT may have landed.
 type RefusedError struct {
 	Op         string // "put secret", "get public key", ...
 	Target     string

@@ -169,7 +169,7 @@ func (f *fixture) engine(t testing.TB, timeout time.Duration) *rotation.Engine {
 		t.Fatal(err)
 	}
 	sc := ghsecret.NewClient(gh, ghsecret.WithMutationInterval(0), ghsecret.WithMaxRetries(2),
-		ghsecret.WithMaxWait(3*time.Second), ghsecret.WithLogger(logger))
+		ghsecret.WithMaxWait(3*time.Second), ghsecret.WithBackoff(5*time.Millisecond, 20*time.Millisecond), ghsecret.WithLogger(logger))
 	return &rotation.Engine{Groo: gc, Secrets: sc, Recorder: f.rec, Config: rotation.Config{
 		WriteWindow: testWindow, ClockMargin: testMargin, RevokeTries: 2, Logger: logger,
 	}}

@@ -295,6 +295,12 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	a.fillNew(a.res.New)
 	a.log = a.log.With("new_token_id", info.ID, "new_token_last4", a.res.New.LastFour)
 	a.log.Info("minted", "expires_at", expires)
+	// The started event again, now naming the new token: if this process
+	// dies before the end, the store can still tie the token to its attempt.
+	if err := a.record(ctx); err != nil {
+		left := a.revokeNew(ctx, cred, tok)
+		return nil, a.fail(ctx, StepMint, err, &a.res.New, false, left)
+	}
 
 	// 2. verify: the new token answers for the same user as the credential.
 	user, verr := e.Groo.Me(ctx, tok)

@@ -7,6 +7,7 @@
 #   - the secret repo:octo/app GROO_PAT holds a new live token, not the seed's;
 #   - the seed token is revoked; the emulator saw no invariant violation;
 #   - the outputs (token-id, rotated=true, ...) reached a later step;
+#   - a value was masked (::add-mask::) before the new token was first named;
 #   - neither the seed token nor the new one appears anywhere in act's log.
 # Needs root and scripts/container/deps.sh's packages. Prints the act run's
 # wall time. Work files live in $PAT_E2E_DIR (default /tmp/pat-e2e).
@@ -157,6 +158,14 @@ live=$(jq -r '[.tokens[] | select(.revoked | not)] | length' "$run/state.json")
 [ "$live" = 1 ] || fail "want exactly one live token after the rotation, found $live"
 violations=$(jq -r '.violations // [] | join("; ")' "$run/state.json")
 [ -z "$violations" ] || fail "the emulator recorded violations: $violations"
+
+# act echoes each ::add-mask:: command as "⚙  ***": one must come before the
+# first line that names the new token (the Action masks it before it logs).
+mask_line=$(grep -n '⚙ *\*\*\*$' "$run/act.log" | head -n 1 | cut -d: -f1)
+id_line=$(grep -nF "$new_id" "$run/act.log" | head -n 1 | cut -d: -f1)
+if [ -z "$mask_line" ] || [ -z "$id_line" ] || [ "$mask_line" -gt "$id_line" ]; then
+	fail "no ::add-mask:: before the first line naming $new_id"
+fi
 
 # act prefixes step output with "[job/step]   | ".
 out() { sed -n "s/.*| e2e-output $1=\(.*\)$/\1/p" "$run/act.log" | tail -n 1 | tr -d '\r'; }
