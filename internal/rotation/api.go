@@ -125,3 +125,9 @@ type Engine struct {
 
 	guard keyedMutex
 }
+
+// The clients the programs wire in satisfy the engine's interfaces.
+var (
+	_ GrooAPI      = (*groo.Client)(nil)
+	_ SecretWriter = (*ghsecret.Client)(nil)
+)

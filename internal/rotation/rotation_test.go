@@ -175,19 +175,28 @@ func TestKeyRotationBetweenReadAndWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOpts{})
 	e := f.engine(t, 0)
-	req := f.request()
-	req.OnMint = func(_ groo.Token) {
-		if err := f.emu.RotateKey(f.target.Key()); err != nil {
-			t.Error(err)
-		}
-	}
-	if _, err := e.Rotate(context.Background(), req); err != nil {
+	e.Secrets = rotateKeyBeforePut{SecretWriter: e.Secrets, rotate: func() error { return f.emu.RotateKey(f.target.Key()) }}
+	if _, err := e.Rotate(context.Background(), f.request()); err != nil {
 		t.Fatal(err)
 	}
 	f.checkI3(t)
-	if n := f.emu.State().Hits["gh.public-key"]; n < 2 {
+	if n := f.emu.State().Hits["gh.public-key"]; n != 2 {
 		t.Errorf("want the key fetched again after the 422, got %d key reads", n)
 	}
+}
+
+// rotateKeyBeforePut rotates the scope's key after the engine read it and
+// before it writes, as GitHub may at any time.
+type rotateKeyBeforePut struct {
+	rotation.SecretWriter
+	rotate func() error
+}
+
+func (r rotateKeyBeforePut) Put(ctx context.Context, t ghsecret.Target, key ghsecret.PublicKey, plaintext []byte) (ghsecret.PutResult, error) {
+	if err := r.rotate(); err != nil {
+		return ghsecret.PutResult{}, err
+	}
+	return r.SecretWriter.Put(ctx, t, key, plaintext)
 }
 
 // TestSecondRunInsideWindowLeavesTooRecent: a rotation never revokes a token
