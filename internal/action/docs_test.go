@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files and the docs table
 
 // docsPath holds the inputs and outputs tables that must equal action.yml.
 // The lead moves them into README.md: change this one constant then.
-const docsPath = "../../docs/action.md"
+const docsPath = "../../README.md"
 
 const actionYMLPath = "../../action.yml"
 

@@ -15,6 +15,7 @@ context=${PAT_BUILD_CONTEXT:-$REPO_ROOT}
 max=${PAT_IMAGE_MAX_BYTES:-15000000}
 
 bash "$REPO_ROOT/scripts/container/standins.sh"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 bud() {
 	local target=$1 tag=$2 start
@@ -41,10 +42,22 @@ if [ "${PAT_BUILD_ROTATOR:-1}" != 0 ]; then
 	bud rotator "$ROTATOR_IMAGE"
 fi
 
+# vfs stores every layer as a full copy (the builder's are ~650 MB each):
+# drop the untagged images that earlier builds left. The layers this build
+# reused or made stay, as parents of this build's images or as its newest.
+log "pruning untagged images older than this build"
+podman image prune -f --filter "until=$started" >/dev/null
+
 size=$(podman image inspect --format '{{.Size}}' "$ACTION_IMAGE")
 awk -v s="$size" -v t="$ACTION_IMAGE" 'BEGIN { printf "image %s: %d bytes (%.1f MB)\n", t, s, s / 1e6 }'
 if [ "${PAT_BUILD_ROTATOR:-1}" != 0 ]; then
-	rsize=$(podman image inspect --format '{{.Size}}' "$ROTATOR_IMAGE")
+	r# vfs stores every layer as a full copy (the builder's are ~650 MB each):
+# drop the untagged images that earlier builds left. The layers this build
+# reused or made stay, as parents of this build's images or as its newest.
+log "pruning untagged images older than this build"
+podman image prune -f --filter "until=$started" >/dev/null
+
+size=$(podman image inspect --format '{{.Size}}' "$ROTATOR_IMAGE")
 	awk -v s="$rsize" -v t="$ROTATOR_IMAGE" 'BEGIN { printf "image %s: %d bytes (%.1f MB)\n", t, s, s / 1e6 }'
 fi
 [ "$size" -le "$max" ] || die "action image is $size bytes, over the budget of $max"
