@@ -74,19 +74,6 @@ func (t *grooToken) live(now time.Time) bool {
 	return !t.revoked && (t.expiresAt == nil || now.Before(*t.expiresAt))
 }
 
-// validPAT reports whether s is groo_pat_ followed by 64 lowercase hex characters.
-func validPAT(s string) bool {
-	if !strings.HasPrefix(s, grooPATPrefix) || len(s) != len(grooPATPrefix)+64 {
-		return false
-	}
-	for _, c := range s[len(grooPATPrefix):] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func grooError(w http.ResponseWriter, status int, code, msg string) {
 	body := map[string]string{"error": msg}
 	if code != "" {

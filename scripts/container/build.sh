@@ -48,16 +48,16 @@ fi
 log "pruning untagged images older than this build"
 podman image prune -f --filter "until=$started" >/dev/null
 
-size=$(podman image inspect --format '{{.Size}}' "$ACTION_IMAGE")
-awk -v s="$size" -v t="$ACTION_IMAGE" 'BEGIN { printf "image %s: %d bytes (%.1f MB)\n", t, s, s / 1e6 }'
+report() { # report IMAGE: prints the image's size, returns it in $size
+	size=$(podman image inspect --format '{{.Size}}' "$1")
+	awk -v s="$size" -v t="$1" 'BEGIN { printf "image %s: %d bytes (%.1f MB)\n", t, s, s / 1e6 }'
+}
 if [ "${PAT_BUILD_ROTATOR:-1}" != 0 ]; then
-	r# vfs stores every layer as a full copy (the builder's are ~650 MB each):
-# drop the untagged images that earlier builds left. The layers this build
-# reused or made stay, as parents of this build's images or as its newest.
-log "pruning untagged images older than this build"
-podman image prune -f --filter "until=$started" >/dev/null
-
-size=$(podman image inspect --format '{{.Size}}' "$ROTATOR_IMAGE")
-	awk -v s="$rsize" -v t="$ROTATOR_IMAGE" 'BEGIN { printf "image %s: %d bytes (%.1f MB)\n", t, s, s / 1e6 }'
+	report "$ROTATOR_IMAGE"
 fi
+report "$ACTION_IMAGE"
+# The runner mounts the workspace and its command files for root: an image
+# that switches user cannot write GITHUB_OUTPUT.
+user=$(podman image inspect --format '{{.Config.User}}' "$ACTION_IMAGE")
+[ -z "$user" ] || [ "$user" = root ] || [ "$user" = 0 ] || die "action image runs as user $user, want root (no USER)"
 [ "$size" -le "$max" ] || die "action image is $size bytes, over the budget of $max"
