@@ -148,7 +148,6 @@ func (f *fakeGitHub) requests(method, path string) []seen {
 	return out
 }
 
-
 // client returns a Client against the fake, with instant recorded sleeps.
 func (f *fakeGitHub) client(ft *fakeTime, opts ...Option) *Client {
 	gh := github.NewClient(f.srv.Client())
