@@ -6,7 +6,7 @@ export CGO_ENABLED ?= 0
 FUZZTIME ?= 10s
 NPM_DIRS := internal/ghsecret/testdata/interop internal/ghconform/testdata
 
-.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act bench lint demo clean
+.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act image bench lint demo
 
 all: build test
 
@@ -39,6 +39,10 @@ e2e-gh:
 
 e2e-act:
 	bash scripts/container/act-e2e.sh
+
+# Both images (action and rotator) with buildah and local stand-in base images.
+image:
+	PAT_BUILD_ROTATOR=1 bash scripts/container/build.sh
 
 # Benchmarks print their headline numbers as lines of their own
 # (rotation-rtts, fleet-envelope, daemon memory) besides Go's ns/op.

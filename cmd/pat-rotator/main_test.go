@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,7 +153,7 @@ func rotatorBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "pat-rotator")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
+		cmd := exec.Command(goTool(), "build", "-o", binPath, ".")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -411,8 +410,8 @@ func TestSIGTERMLetsTheRotationFinish(t *testing.T) {
 	s.checkNoLeaks(t, c.stderr.String())
 }
 
-// audit reads the store only: it needs no credential.
-func TestAuditCommand(t *testing.T) {
+// history reads the store only: it needs no credential.
+func TestHistoryCommand(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "state.db")
@@ -438,14 +437,23 @@ func TestAuditCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	if err := realMain(context.Background(), []string{"audit", "--config", cfg, "--since", "1d"}, &out, &errb, noEnv); err != nil {
-		t.Fatalf("audit: %v\n%s", err, errb.String())
+	if err := realMain(context.Background(), []string{"history", "--config", cfg, "--since", "1d"}, &out, &errb, noEnv); err != nil {
+		t.Fatalf("history: %v\n%s", err, errb.String())
 	}
 	s := out.String()
 	if !strings.Contains(s, "failed") || !strings.Contains(s, "GitHub answered 403") || strings.Contains(s, "tok_old …aaaa") {
-		t.Errorf("audit --since 1d:\n%s", s)
+		t.Errorf("history --since 1d:\n%s", s)
 	}
 	if !regexp.MustCompile(`(?m)^tok_old\s+repo:octo/app GROO_PAT`).MatchString(s) {
-		t.Errorf("audit does not list the pending revoke:\n%s", s)
+		t.Errorf("history does not list the pending revoke:\n%s", s)
 	}
+}
+
+// goTool is the go command that runs this test: the one on PATH, else the
+// toolchain's own (GOROOT from `go env` is what the test binary was built with).
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }

@@ -305,6 +305,10 @@ func (r *runner) plan(ctx context.Context) error {
 	return nil
 }
 
+// audit is mode: audit. It only reads: the Groo list (and the caller's
+// identity), and the secret's metadata when a GitHub credential is given.
+// The step fails when a finding is an error (more than one live token is
+// one).
 func (r *runner) audit(ctx context.Context) error {
 	gc, err := r.grooClient()
 	if err != nil {
@@ -314,42 +318,57 @@ func (r *runner) audit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	live, findings := auditUseCase(r.in.UseCase, all, r.now())
-	r.a.Infof("Live tokens of use case %q:", r.in.UseCase)
-	r.a.Infof("%s", plainTokenTable(live))
-	failed := false
-	for _, f := range findings {
-		if f.Error {
-			failed = true
-			r.a.Errorf("%s", f.Msg)
-		} else {
-			r.a.Warningf("%s", f.Msg)
+	caller := ""
+	if me, err := gc.Me(ctx, r.in.GrooToken); err == nil {
+		caller = me.ID
+	} else {
+		r.a.Infof("Could not read the caller's Groo identity (the report names no user): %s", explain(err, r.in))
+	}
+	secret := r.secretMetadata(ctx)
+	rep := audit.Build(auditInput(r.in, caller, all, secret, r.now()))
+
+	var table strings.Builder
+	if err := audit.RenderTable(&table, rep); err != nil {
+		return err
+	}
+	r.a.Infof("%s", strings.TrimRight(table.String(), "\n"))
+	for _, f := range rep.Findings {
+		switch f.Severity {
+		case audit.SeverityError:
+			r.a.Errorf("%s", findingAnnotation(f))
+		case audit.SeverityWarning:
+			r.a.Warningf("%s", findingAnnotation(f))
 		}
+		// Infos (what the audit could not tell) are in the table only.
 	}
 	r.outputs(nil)
-	r.summary(renderAudit(r.in.UseCase, live, findings, r.runURL))
-	if failed {
-		return &FailedError{Err: fmt.Errorf("audit of %q found rule violations", r.in.UseCase)}
+	md, err := renderAudit(rep, r.runURL)
+	if err != nil {
+		return err
+	}
+	r.summary(md)
+	if audit.ExitCode(rep, audit.FailOnError) != 0 {
+		return &FailedError{Err: fmt.Errorf("audit of %q: %d finding(s) of severity error", r.in.UseCase, rep.Summary.Errors)}
 	}
 	return nil
 }
 
-// plainTokenTable is the log form of tokenTable.
-func plainTokenTable(ts []groo.TokenInfo) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "  %-24s %-12s %-5s %-20s %-20s %s", "ID", "PREFIX", "LAST4", "CREATED", "LAST USED", "EXPIRES")
-	for _, t := range ts {
-		l4 := t.LastFour
-		if l4 == "" {
-			l4 = "-"
+// secretMetadata reads the target's secret metadata (never its value) when
+// a GitHub credential is given; nil when none is, or when it cannot be read
+// (the report then says the secret is unreadable).
+func (r *runner) secretMetadata(ctx context.Context) *ghsecret.Metadata {
+	if r.in.GitHubToken == "" && !r.in.usesApp() {
+		return nil
+	}
+	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, r.a.AddMask)
+	if err == nil {
+		var md ghsecret.Metadata
+		if md, err = ghsecret.NewClient(gh).Metadata(ctx, r.in.Target); err == nil {
+			return &md
 		}
-		fmt.Fprintf(&b, "\n  %-24s %-12s %-5s %-20s %-20s %s", t.ID, t.TokenPrefix, l4,
-			t.CreatedAt.UTC().Format(time.RFC3339), fmtTimePtr(t.LastUsed), fmtTimePtr(t.ExpiresAt))
 	}
-	if len(ts) == 0 {
-		b.WriteString("\n  (none)")
-	}
-	return b.String()
+	r.a.Warningf("could not read the metadata of secret %s, so the audit cannot tell which token it holds: %s", r.in.Target, explain(err, r.in))
+	return nil
 }
 
 // planID names a plan in the audit log, like a rotation's attempt id.

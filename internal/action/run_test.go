@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/groo"
 )
 
 // These tests hold the runner contract through go-githubactions' seams: the
@@ -593,12 +596,32 @@ func TestRunAudit(t *testing.T) {
 	t.Run("one live token", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, uc, "repo:octo/app", nil)
+		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit"})})
+		if res.err != nil || strings.Contains(res.log, "::error::") || strings.Contains(res.log, "::warning::") {
+			t.Fatalf("audit failed: %v\n%s", res.err, res.log)
+		}
+		if !strings.Contains(res.log, "tok_old") || !strings.Contains(res.summary, "None: every use case has exactly one live token") ||
+			!strings.Contains(res.summary, "`tok_old` (derived)") {
+			t.Errorf("log:\n%s\nsummary:\n%s", res.log, res.summary)
+		}
+		if st := w.emu.State(); st.Hits[emulator.RouteSecretGet] != 1 || st.Hits[emulator.RouteSecretPut] != 0 {
+			t.Errorf("audit did not read the secret's metadata once, or wrote it: %v", st.Hits)
+		}
+	})
+	t.Run("without a GitHub credential", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, uc, "repo:octo/app", nil)
 		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""})})
 		if res.err != nil || strings.Contains(res.log, "::error::") {
 			t.Fatalf("audit failed: %v\n%s", res.err, res.log)
 		}
-		if !strings.Contains(res.log, "tok_old") || !strings.Contains(res.summary, "No finding") {
+		// It cannot tell which token the secret holds: infos, no annotation.
+		if !strings.Contains(res.summary, "`secret-unreadable`") || !strings.Contains(res.log, "INFO     secret-unreadable") ||
+			strings.Contains(res.log, "::warning::") {
 			t.Errorf("log:\n%s\nsummary:\n%s", res.log, res.summary)
+		}
+		if st := w.emu.State(); totalGitHubHits(st) != 0 {
+			t.Errorf("audit without a GitHub credential called GitHub: %v", st.Hits)
 		}
 	})
 	t.Run("two live tokens", func(t *testing.T) {
@@ -611,13 +634,119 @@ func TestRunAudit(t *testing.T) {
 		if !errors.As(res.err, &failed) {
 			t.Fatalf("err = %v, want the audit to fail", res.err)
 		}
-		if !strings.Contains(res.log, "::error::use case \"GitHub Actions - octo/app GROO_PAT\" has 2 live tokens") {
+		if !strings.Contains(res.log, "::error::multiple-live-tokens: 2 live tokens bear the use case's name (tok_old, tok_stray)") {
 			t.Errorf("log:\n%s", res.log)
 		}
 		if st := w.emu.State(); st.Hits[emulator.RouteGrooRevoke]+st.Hits[emulator.RouteGrooCreate] != 0 || totalGitHubHits(st) != 0 {
 			t.Errorf("audit changed or read GitHub: %v", st.Hits)
 		}
 	})
+	t.Run("a missing secret", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, uc, "repo:octo/web", nil) // the secret is elsewhere
+		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit"})})
+		if !strings.Contains(res.log, "::error::secret-missing: secret repo:octo/app GROO_PAT does not exist") || res.err == nil {
+			t.Errorf("err %v, log:\n%s", res.err, res.log)
+		}
+	})
+}
+
+// auditPAT is a fixed token value for a seeded id, so that the summary's
+// prefixes and last fours are stable.
+func auditPAT(id string) string {
+	sum := sha256.Sum256([]byte("pat-action audit test " + id))
+	return groo.Prefix + hex.EncodeToString(sum[:])
+}
+
+// The Action's audit end to end on a fixed clock: two live tokens for the
+// use case fail the step with an error annotation, the summary is the
+// audit's Markdown, and nothing changes.
+func TestRunAuditEndToEnd(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clockAt := now.Add(-10 * 24 * time.Hour)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return clockAt }
+	set := func(t time.Time) { mu.Lock(); defer mu.Unlock(); clockAt = t }
+
+	emu := emulator.New(emulator.WithClock(clock))
+	base, shutdown, err := emulator.Start("127.0.0.1:0", emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	})
+	cur, stray := now.Add(-3*24*time.Hour), now.Add(-24*time.Hour)
+	curExp, strayExp := cur.Add(7*24*time.Hour), stray.Add(30*24*time.Hour)
+	if err := emu.Seed(emulator.Seed{
+		Groo: emulator.GrooSeed{Users: []emulator.SeedUser{{ID: "usr_octo", Email: "octo@example.com"}}, Tokens: []emulator.SeedToken{
+			{ID: "tok_cur", Name: uc, Secret: auditPAT("tok_cur"), CreatedAt: &cur, ExpiresAt: &curExp},
+			// Minted by another run (or by hand) after the secret was written.
+			{ID: "tok_stray", Name: uc, Secret: auditPAT("tok_stray"), CreatedAt: &stray, ExpiresAt: &strayExp},
+		}},
+		GitHub: emulator.GitHubSeed{Tokens: []string{writerToken}, Repositories: []string{"octo/app"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	set(cur.Add(30 * time.Second))
+	if err := emu.Seed(emulator.Seed{GitHub: emulator.GitHubSeed{Secrets: []emulator.SeedSecret{
+		{Scope: "repo:octo/app", Name: "GROO_PAT", Value: auditPAT("tok_cur")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	set(now)
+	before := emu.State()
+
+	res := runStep(t, step{now: func() time.Time { return now }, inputs: map[string]string{
+		inMode: "audit", inGrooToken: auditPAT("tok_cur"), inGitHubToken: writerToken, inGrooAPIURL: base, inGitHubAPIURL: base,
+	}})
+	var failed *FailedError
+	if !errors.As(res.err, &failed) {
+		t.Fatalf("err = %v, want the step to fail\n%s", res.err, res.log)
+	}
+	if !strings.Contains(res.log, "\n::error::multiple-live-tokens: 2 live tokens bear the use case's name (tok_cur, tok_stray); "+
+		"the rule is one per use case; the secret holds tok_cur. Fix: Rotate the use case") {
+		t.Errorf("no error annotation for multiple-live-tokens:\n%s", res.log)
+	}
+	if !strings.Contains(res.log, "Groo PAT audit, generated 2026-11-27T03:00:00Z for Groo user usr_octo") {
+		t.Errorf("no table in the log:\n%s", res.log)
+	}
+	golden(t, "summary_audit_e2e.md", res.summary)
+	if res.outputs["rotated"] != "false" {
+		t.Errorf("outputs %v", res.outputs)
+	}
+
+	// Nothing changed but the credential's last use; only reads were made.
+	after := emu.State()
+	strip := func(st emulator.State) string {
+		st.Hits = nil
+		st.Tokens = append([]emulator.TokenState(nil), st.Tokens...)
+		for i := range st.Tokens {
+			st.Tokens[i].LastUsed = nil
+		}
+		b, _ := json.Marshal(st)
+		return string(b)
+	}
+	if strip(before) != strip(after) {
+		t.Errorf("the audit changed the emulator's state:\nbefore %s\nafter  %s", strip(before), strip(after))
+	}
+	for _, r := range []string{emulator.RouteGrooCreate, emulator.RouteGrooRevoke, emulator.RouteSecretPut, emulator.RouteSecretDelete} {
+		if after.Hits[r] != 0 {
+			t.Errorf("audit hit %s", r)
+		}
+	}
+	for _, v := range []string{auditPAT("tok_cur"), auditPAT("tok_stray"), writerToken} {
+		if strings.Contains(res.summary, v) {
+			t.Error("a token value reached the summary")
+		}
+	}
+	assertOnlyMasked(t, res.log, auditPAT("tok_cur"), "")
+	if strings.Contains(res.log, auditPAT("tok_stray")) {
+		t.Error("a token value reached the log")
+	}
 }
 
 func totalGitHubHits(s emulator.State) int {

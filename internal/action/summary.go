@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
 )
@@ -90,78 +92,33 @@ func secretState(p *rotation.Plan) string {
 	return "exists, updated " + p.Secret.UpdatedAt.UTC().Format(time.RFC3339)
 }
 
-// auditFinding is one rule a use case breaks.
-type auditFinding struct {
-	Error bool // an error annotation (and exit 1), else a warning
-	Msg   string
+// auditInput is the audit of the Action's one target: the caller's Groo
+// tokens and, when a GitHub credential could read it, the secret's metadata
+// (nil: unreadable). The Action keeps no store, so there is no history, no
+// pending revoke and no schedule; and it knows no other target, so it does
+// not look for orphans.
+func auditInput(in *Inputs, caller string, tokens []groo.TokenInfo, secret *ghsecret.Metadata, now time.Time) audit.Input {
+	return audit.Input{
+		Now: now, Caller: caller, Tokens: tokens,
+		UseCases: []audit.UseCaseInput{{UseCase: in.UseCase, Target: in.Target.String(), Secret: secret}},
+	}
 }
 
-// auditUseCase applies the rules of DESIGN.md to the tokens Groo lists:
-// one live token per use case, every token with an expiry, none about to lapse.
-func auditUseCase(useCase string, all []groo.TokenInfo, now time.Time) (live []groo.TokenInfo, findings []auditFinding) {
-	for _, t := range all {
-		if t.Name != useCase || t.Revoked || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
-			continue
-		}
-		live = append(live, t)
-	}
-	switch len(live) {
-	case 0:
-		findings = append(findings, auditFinding{Msg: fmt.Sprintf("use case %q has no live token: the secret holds a revoked or expired token, "+
-			"or none; store a fresh PAT in the secret and rotate", useCase)})
-	case 1:
-	default:
-		ids := make([]string, 0, len(live))
-		for _, t := range live {
-			ids = append(ids, t.ID)
-		}
-		findings = append(findings, auditFinding{Error: true, Msg: fmt.Sprintf("use case %q has %d live tokens (%s); the rule is one per use case: "+
-			"run mode: rotate (it revokes the older ones) or revoke all but the one in the secret", useCase, len(live), strings.Join(ids, ", "))})
-	}
-	for _, t := range live {
-		switch {
-		case t.ExpiresAt == nil:
-			findings = append(findings, auditFinding{Msg: fmt.Sprintf("token %s of %q never expires; rotate it so that its successor has an expiry", t.ID, useCase)})
-		case t.ExpiresAt.Sub(now) < 24*time.Hour:
-			findings = append(findings, auditFinding{Msg: fmt.Sprintf("token %s of %q expires at %s, in less than a day; rotate now",
-				t.ID, useCase, t.ExpiresAt.UTC().Format(time.RFC3339))})
-		}
-	}
-	return live, findings
-}
-
-// renderAudit is the summary of mode: audit.
-func renderAudit(useCase string, live []groo.TokenInfo, findings []auditFinding, runURL string) string {
+// renderAudit is the summary of mode: audit: the report as Markdown, then
+// the workflow run.
+func renderAudit(r audit.Report, runURL string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Groo PAT audit: %s\n\n", mdCode(useCase))
-	b.WriteString(tokenTable(live))
-	b.WriteString("\n")
-	if len(findings) == 0 {
-		b.WriteString("No finding: exactly one live token, with an expiry.\n")
+	if err := audit.RenderMarkdown(&b, r); err != nil {
+		return "", err
 	}
-	for _, f := range findings {
-		level := "warning"
-		if f.Error {
-			level = "error"
-		}
-		fmt.Fprintf(&b, "- **%s**: %s\n", level, mdText(f.Msg))
-	}
-	fmt.Fprintf(&b, "\nWorkflow run: %s\n", runLink(runURL))
-	return b.String()
+	fmt.Fprintf(&b, "Workflow run: %s\n", runLink(runURL))
+	return b.String(), nil
 }
 
-// tokenTable lists tokens as the Groo UI does: never more than prefix and last four.
-func tokenTable(ts []groo.TokenInfo) string {
-	var b strings.Builder
-	b.WriteString("| ID | Prefix | Last four | Created | Last used | Expires |\n| --- | --- | --- | --- | --- | --- |\n")
-	if len(ts) == 0 {
-		b.WriteString("| - | - | - | - | - | - |\n")
-	}
-	for _, t := range ts {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mdCode(t.ID), mdCode(t.TokenPrefix), orDash(t.LastFour, mdCode),
-			t.CreatedAt.UTC().Format(time.RFC3339), fmtTimePtr(t.LastUsed), fmtTimePtr(t.ExpiresAt))
-	}
-	return b.String()
+// findingAnnotation is one finding as an annotation: its code, what is
+// wrong and the fix, on one line.
+func findingAnnotation(f audit.Finding) string {
+	return joinFix(f.Code+": "+f.Message, f.Fix)
 }
 
 func row(b *strings.Builder, k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
@@ -178,13 +135,6 @@ func fmtTimePtr(t *time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func orDash(s string, f func(string) string) string {
-	if s == "" {
-		return "-"
-	}
-	return f(s)
 }
 
 func mdIDs(ids []string) string {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
@@ -73,27 +74,12 @@ func TestSummaryGolden(t *testing.T) {
 			{Step: "retire", Detail: "revoke tok_old1, tok_old2 at once"},
 		}}
 
-	used := t0.Add(-2 * time.Hour)
-	soon := t0.Add(3 * time.Hour)
-	tokens := []groo.TokenInfo{
-		{ID: "tok_a", Name: repo.UseCase, TokenPrefix: "groo_pat_ab", LastFour: "c183", CreatedAt: t0.Add(-48 * time.Hour), LastUsed: &used, ExpiresAt: &exp0},
-		{ID: "tok_b", Name: repo.UseCase, TokenPrefix: "groo_pat_9f", CreatedAt: t0.Add(-time.Hour), ExpiresAt: &soon},
-		{ID: "tok_c", Name: repo.UseCase, TokenPrefix: "groo_pat_77", CreatedAt: t0.Add(-time.Hour)},
-		{ID: "tok_gone", Name: repo.UseCase, TokenPrefix: "groo_pat_00", CreatedAt: t0.Add(-time.Hour), Revoked: true},
-		{ID: "tok_other", Name: "laptop", TokenPrefix: "groo_pat_11", CreatedAt: t0},
-	}
-	live, findings := auditUseCase(repo.UseCase, tokens, t0)
-	liveOne, none := auditUseCase(repo.UseCase, tokens[:1], t0)
-
 	cases := map[string]string{
 		"summary_rotated.md":         renderRotation(res, repo, testRunURL),
 		"summary_rotated_pending.md": renderRotation(&pending, env, ""),
 		"summary_failed.md": renderFailure(repo, "rotate repo:octo/app GROO_PAT: write: put secret repo:octo/app GROO_PAT: GitHub answered 403 | <x>",
 			"tok_new (the write's outcome is unknown, so the secret may hold it; the next run settles it)", testRunURL),
-		"summary_plan.md":       renderPlan(plan, repo, testRunURL),
-		"summary_audit.md":      renderAudit(repo.UseCase, live, findings, testRunURL),
-		"summary_audit_ok.md":   renderAudit(repo.UseCase, liveOne, none, testRunURL),
-		"summary_audit_none.md": renderAudit("GitHub Actions - octo/gone GROO_PAT", nil, []auditFinding{{Msg: "no live token"}}, ""),
+		"summary_plan.md": renderPlan(plan, repo, testRunURL),
 	}
 	for name, got := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -106,39 +92,51 @@ func TestSummaryGolden(t *testing.T) {
 	}
 }
 
-func TestAuditRules(t *testing.T) {
+// The audit's summary is audit.RenderMarkdown of the one use case, then the
+// workflow run.
+func TestAuditSummaryGolden(t *testing.T) {
 	t.Parallel()
-	uc := "GitHub Actions - octo/app GROO_PAT"
-	expired := t0.Add(-time.Minute)
-	later := t0.Add(72 * time.Hour)
-	tests := []struct {
-		name           string
-		tokens         []groo.TokenInfo
-		live           int
-		errors, warned int
-	}{
-		{"one live token with an expiry", []groo.TokenInfo{{ID: "a", Name: uc, ExpiresAt: &later}}, 1, 0, 0},
-		{"revoked and expired ones do not count", []groo.TokenInfo{{ID: "a", Name: uc, ExpiresAt: &later},
-			{ID: "b", Name: uc, Revoked: true}, {ID: "c", Name: uc, ExpiresAt: &expired}}, 1, 0, 0},
-		{"other use cases do not count", []groo.TokenInfo{{ID: "a", Name: uc, ExpiresAt: &later}, {ID: "b", Name: uc + "X", ExpiresAt: &later}}, 1, 0, 0},
-		{"two live tokens is an error", []groo.TokenInfo{{ID: "a", Name: uc, ExpiresAt: &later}, {ID: "b", Name: uc, ExpiresAt: &later}}, 2, 1, 0},
-		{"none is a warning", nil, 0, 0, 1},
-		{"no expiry is a warning", []groo.TokenInfo{{ID: "a", Name: uc}}, 1, 0, 1},
+	repo := &Inputs{Target: ghsecret.Target{Scope: ghsecret.ScopeRepository, Owner: "octo", Repo: "app", Name: "GROO_PAT"},
+		UseCase: "GitHub Actions - octo/app GROO_PAT"}
+	used := t0.Add(-2 * time.Hour)
+	soon := t0.Add(3 * time.Hour)
+	tokens := []groo.TokenInfo{
+		{ID: "tok_a", Name: repo.UseCase, TokenPrefix: "groo_pat_ab", LastFour: "c183", CreatedAt: t0.Add(-48 * time.Hour), LastUsed: &used, ExpiresAt: &exp0},
+		{ID: "tok_b", Name: repo.UseCase, TokenPrefix: "groo_pat_9f", CreatedAt: t0.Add(-time.Hour), ExpiresAt: &soon},
+		{ID: "tok_c", Name: repo.UseCase, TokenPrefix: "groo_pat_77", CreatedAt: t0.Add(-time.Hour)},
+		{ID: "tok_gone", Name: repo.UseCase, TokenPrefix: "groo_pat_00", CreatedAt: t0.Add(-time.Hour), Revoked: true},
+		{ID: "tok_other", Name: "laptop", TokenPrefix: "groo_pat_11", CreatedAt: t0},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	secret := func(updated time.Time) *ghsecret.Metadata {
+		return &ghsecret.Metadata{Exists: true, CreatedAt: t0.Add(-30 * 24 * time.Hour), UpdatedAt: updated}
+	}
+	cases := []struct {
+		golden      string
+		tokens      []groo.TokenInfo
+		secret      *ghsecret.Metadata
+		runURL      string
+		errors      int
+		maxSeverity string
+	}{
+		{"summary_audit.md", tokens, secret(t0.Add(-30 * time.Minute)), testRunURL, 2, audit.SeverityError},
+		{"summary_audit_ok.md", tokens[:1], secret(t0.Add(-47 * time.Hour)), testRunURL, 0, ""},
+		{"summary_audit_none.md", nil, secret(t0.Add(-time.Hour)), "", 0, audit.SeverityWarning},
+		{"summary_audit_unreadable.md", tokens[:1], nil, testRunURL, 0, audit.SeverityInfo},
+	}
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
 			t.Parallel()
-			live, fs := auditUseCase(uc, tc.tokens, t0)
-			errs, warns := 0, 0
-			for _, f := range fs {
-				if f.Error {
-					errs++
-				} else {
-					warns++
-				}
+			r := audit.Build(auditInput(repo, "usr_octo", tc.tokens, tc.secret, t0))
+			got, err := renderAudit(r, tc.runURL)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if len(live) != tc.live || errs != tc.errors || warns != tc.warned {
-				t.Errorf("live %d errors %d warnings %d; want %d %d %d (%+v)", len(live), errs, warns, tc.live, tc.errors, tc.warned, fs)
+			golden(t, tc.golden, got)
+			if r.Summary.Errors != tc.errors || r.MaxSeverity() != tc.maxSeverity {
+				t.Errorf("%d errors, worst %q; want %d, %q", r.Summary.Errors, r.MaxSeverity(), tc.errors, tc.maxSeverity)
+			}
+			if len(r.Orphans) != 0 {
+				t.Errorf("the Action's audit reports orphans: %+v", r.Orphans)
 			}
 		})
 	}

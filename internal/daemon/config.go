@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 )
 
@@ -54,6 +55,7 @@ type Config struct {
 	Defaults Defaults
 	Rotation RotationSettings
 	Daemon   DaemonSettings
+	Audit    AuditSettings
 	Targets  []*TargetConfig
 }
 
@@ -101,6 +103,20 @@ type DaemonSettings struct {
 	LeaseMargin     time.Duration // lease = write window + this (30s)
 	SweepInterval   time.Duration // pending revokes are retried this often (1m)
 	ShutdownTimeout time.Duration // SIGTERM waits this long for rotations in flight (write window + lease margin + 30s)
+}
+
+// AuditSettings tune the findings of `pat-rotator audit` (docs/audit.md).
+// Zero fields take audit's defaults; a negative one (written "off") turns
+// its check off.
+type AuditSettings struct {
+	MaxTTL      time.Duration // ttl-above-max (90 days)
+	UnusedAfter time.Duration // unused (30 days)
+	FailedRuns  int           // repeated-failures (3)
+}
+
+// Policy is the audit policy these settings describe.
+func (a AuditSettings) Policy() audit.Policy {
+	return audit.Policy{MaxTTL: a.MaxTTL, UnusedAfter: a.UnusedAfter, FailedRunsThreshold: a.FailedRuns}
 }
 
 // LeaseTTL bounds a rotation's hold on its use case: its writes end within
@@ -274,6 +290,7 @@ func (p *parser) parse(data []byte) *Config {
 		"defaults": func(k, v *yaml.Node, path string) { p.parseDefaults(v, path, &cfg.Defaults) },
 		"rotation": func(k, v *yaml.Node, path string) { p.parseRotation(v, path, &cfg.Rotation) },
 		"daemon":   func(k, v *yaml.Node, path string) { p.parseDaemon(v, path, &cfg.Daemon) },
+		"audit":    func(k, v *yaml.Node, path string) { p.parseAudit(v, path, &cfg.Audit) },
 		"targets":  func(k, v *yaml.Node, path string) { targets = v },
 	})
 
@@ -666,6 +683,54 @@ func (p *parser) parseDaemon(n *yaml.Node, path string, d *DaemonSettings) {
 			if x, ok := p.duration(v, path); ok {
 				d.ShutdownTimeout = x
 			}
+		},
+	})
+}
+
+// parseAudit reads the audit policy. Each check can be turned off with
+// "off"; a zero would silently mean the default, so it is refused.
+func (p *parser) parseAudit(n *yaml.Node, path string, a *AuditSettings) {
+	offOr := func(v *yaml.Node, path string, set func(*yaml.Node, string)) {
+		if v.Kind == yaml.ScalarNode && (v.Value == "off" || (v.Tag == "!!bool" && v.Value == "false")) {
+			set(nil, path)
+			return
+		}
+		set(v, path)
+	}
+	dur := func(dst *time.Duration, what string) func(k, v *yaml.Node, path string) {
+		return func(_, v *yaml.Node, path string) {
+			offOr(v, path, func(v *yaml.Node, path string) {
+				if v == nil {
+					*dst = -1
+					return
+				}
+				if x, ok := p.duration(v, path); ok {
+					if x == 0 {
+						p.errorf(v, path, "0 is not %s; give a duration such as 30d, or off to turn the check off", what)
+						return
+					}
+					*dst = x
+				}
+			})
+		}
+	}
+	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
+		"max-ttl":      dur(&a.MaxTTL, "a maximum TTL"),
+		"unused-after": dur(&a.UnusedAfter, "an unused period"),
+		"failed-runs": func(_, v *yaml.Node, path string) {
+			offOr(v, path, func(v *yaml.Node, path string) {
+				if v == nil {
+					a.FailedRuns = -1
+					return
+				}
+				if x, ok := p.integer(v, path); ok {
+					if x < 1 || x > 1000 {
+						p.errorf(v, path, "%d is out of range; use 1 to 1000 rotations in a row, or off", x)
+						return
+					}
+					a.FailedRuns = int(x)
+				}
+			})
 		},
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 )
 
@@ -204,6 +205,16 @@ func TestParseConfigErrors(t *testing.T) {
 			[]string{`^c\.yaml:3: targets: want a list`}},
 		{"bad concurrency", head + "daemon: {concurrency: 0}\ntargets: [{repository: o/r}]\n",
 			[]string{`^c\.yaml:3: daemon\.concurrency: 0 is out of range`}},
+		{"audit zero max-ttl", head + "audit: {max-ttl: 0s}\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:3: audit\.max-ttl: 0 is not a maximum TTL; .*off to turn the check off`}},
+		{"audit failed-runs out of range", head + "audit: {failed-runs: 0}\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:3: audit\.failed-runs: 0 is out of range; use 1 to 1000 .*or off`}},
+		{"audit bad duration", head + "audit:\n  unused-after: a month\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:4: audit\.unused-after: "a month" is not a duration`}},
+		{"audit negative duration", head + "audit: {unused-after: -1h}\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:3: audit\.unused-after: "-1h" is negative`}},
+		{"audit unknown key", head + "audit: {max-tll: 30d}\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:3: audit\.max-tll: unknown key; did you mean max-ttl\?`}},
 		{"not yaml", "groo: [\n", []string{`^c\.yaml:\d+: not valid YAML`}},
 		{"empty file", "", []string{`^c\.yaml:1: the configuration is empty`}},
 		{"every error at once", head + "targets:\n  - {repository: octo/app, schedule: bad}\n  - {repository: octo/docs, secret: 1PAT}\n  - {repository: octo/web, colour: blue}\n",
@@ -246,6 +257,34 @@ func TestParseConfigErrors(t *testing.T) {
 			var ce *ConfigError
 			if !errors.As(err, &ce) || ce.File != "c.yaml" || ce.Line == 0 {
 				t.Errorf("errors.As ConfigError = %+v", ce)
+			}
+		})
+	}
+}
+
+// The audit policy: defaults when absent, each check tunable or off.
+func TestParseConfigAudit(t *testing.T) {
+	t.Parallel()
+	const head = "groo: {token-env: G}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n"
+	tests := []struct {
+		name string
+		src  string
+		want audit.Policy
+	}{
+		{"absent: the audit's defaults", "", audit.Policy{}},
+		{"tuned", "audit: {max-ttl: 60d, unused-after: 36h, failed-runs: 5}\n",
+			audit.Policy{MaxTTL: 60 * 24 * time.Hour, UnusedAfter: 36 * time.Hour, FailedRunsThreshold: 5}},
+		{"off", "audit: {max-ttl: off, unused-after: off, failed-runs: off}\n", audit.Policy{MaxTTL: -1, UnusedAfter: -1, FailedRunsThreshold: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := ParseConfig("c.yaml", []byte(head+tt.src), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Audit.Policy(); got != tt.want {
+				t.Errorf("policy %+v, want %+v", got, tt.want)
 			}
 		})
 	}

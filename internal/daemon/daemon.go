@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
 )
@@ -49,6 +50,7 @@ type Daemon struct {
 	metrics  *Metrics
 	grooC    *groo.Client
 	cred     groo.Token
+	secrets  *ghsecret.Client
 	engine   *rotation.Engine
 	holder   string
 	actor    string
@@ -125,9 +127,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 		}
 		d.ownStore = true
 	}
+	d.secrets = newSecretsClient(cfg, gh, d.log)
 	d.engine = &rotation.Engine{
 		Groo:     d.grooC,
-		Secrets:  newSecretsClient(cfg, gh, d.log),
+		Secrets:  d.secrets,
 		Recorder: d.store,
 		History:  d.store,
 		Config: rotation.Config{
