@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/groo"
 )
@@ -205,7 +206,7 @@ targets:
 func seedStore(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := audit.OpenSQLite(ctx, path)
+	store, err := sqlitestore.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +593,7 @@ func TestAuditCommandPrune(t *testing.T) {
 	}
 
 	// The store forgets the pending revoke the prune did; the others stay.
-	store, err := audit.OpenSQLite(context.Background(), s.dbPath)
+	store, err := sqlitestore.Open(context.Background(), s.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

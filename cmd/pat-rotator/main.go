@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/daemon"
 )
 
@@ -181,7 +182,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 
 	if cmd == "history" {
 		// The history needs the store only: no credential.
-		store, err := audit.Open(ctx, cfg.Store)
+		store, err := sqlitestore.OpenDSN(ctx, cfg.Store)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
 )
 
@@ -336,7 +337,7 @@ func TestKillDuringRotationThenRestart(t *testing.T) {
 		t.Errorf("the restart did not wait for the dead holder's lease; stderr:\n%s", second.stderr.String())
 	}
 
-	store, err := audit.OpenSQLite(context.Background(), s.dbPath)
+	store, err := sqlitestore.Open(context.Background(), s.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestSIGTERMLetsTheRotationFinish(t *testing.T) {
 	if !ok || !tok.Live(st.Now) || len(st.LiveTokens(s.uc)) != 1 || len(st.Violations) > 0 {
 		t.Errorf("after SIGTERM: token %+v live %d violations %v; want one live token, in the secret", tok.ID, len(st.LiveTokens(s.uc)), st.Violations)
 	}
-	store, err := audit.OpenSQLite(context.Background(), s.dbPath)
+	store, err := sqlitestore.Open(context.Background(), s.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestHistoryCommand(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "state.db")
-	store, err := audit.OpenSQLite(context.Background(), db)
+	store, err := sqlitestore.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -106,15 +105,4 @@ type LeaseHeldError struct {
 
 func (e *LeaseHeldError) Error() string {
 	return fmt.Sprintf("use case %q is being rotated by %s (lease until %s)", e.UseCase, e.Holder, e.Expires.UTC().Format(time.RFC3339))
-}
-
-// Open opens the store a DSN names: sqlite:///abs/path.db, sqlite://./rel.db.
-func Open(ctx context.Context, dsn string) (Store, error) {
-	switch {
-	case strings.HasPrefix(dsn, "sqlite://"):
-		return OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite://"))
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("open store: the PostgreSQL store is not built yet; use sqlite:///path/to/state.db")
-	}
-	return nil, fmt.Errorf("open store: unknown DSN scheme; use sqlite:///absolute/path.db or sqlite://./relative.db")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	}
 	d.store = opts.Store
 	if d.store == nil {
-		if d.store, err = audit.Open(ctx, cfg.Store); err != nil {
+		if d.store, err = sqlitestore.OpenDSN(ctx, cfg.Store); err != nil {
 			return nil, err
 		}
 		d.ownStore = true

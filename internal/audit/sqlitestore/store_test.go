@@ -1,6 +1,8 @@
-package audit
+package sqlitestore
 
 import (
+	"github.com/groo/pat-action/internal/audit"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -27,10 +29,10 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func openTest(t *testing.T) (*SQLiteStore, *clock) {
+func openTest(t *testing.T) (*Store, *clock) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := OpenSQLite(context.Background(), path)
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +56,11 @@ func TestOpenMigratesOnceAndReopens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sub", "state.db")
 	for range 3 {
-		s, err := Open(ctx, "sqlite://"+path)
+		s, err := OpenDSN(ctx, "sqlite://"+path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := s.(*SQLiteStore).SchemaVersion(ctx)
+		v, err := s.(*Store).SchemaVersion(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,14 +68,14 @@ func TestOpenMigratesOnceAndReopens(t *testing.T) {
 			t.Errorf("schema version %d, want %d", v, len(migrations)-1)
 		}
 		var n int
-		if err := s.(*SQLiteStore).db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		if err := s.(*Store).db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != len(migrations)-1 {
 			t.Errorf("%d migration rows, want %d", n, len(migrations)-1)
 		}
 		var mode string
-		if err := s.(*SQLiteStore).db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		if err := s.(*Store).db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 			t.Fatal(err)
 		}
 		if mode != "wal" {
@@ -93,9 +95,9 @@ func TestOpenMigratesOnceAndReopens(t *testing.T) {
 func TestOpenRefusesUnknownDSN(t *testing.T) {
 	t.Parallel()
 	for _, dsn := range []string{"mysql://x", "postgres://localhost/db", "sqlite://"} {
-		if s, err := Open(context.Background(), dsn); err == nil {
+		if s, err := OpenDSN(context.Background(), dsn); err == nil {
 			s.Close()
-			t.Errorf("Open(%q) succeeded", dsn)
+			t.Errorf("OpenDSN(%q) succeeded", dsn)
 		}
 	}
 }
@@ -106,7 +108,7 @@ func TestRecordKeepsLatestOutcomeAndCurrentToken(t *testing.T) {
 	s, c := openTest(t)
 	start := c.Now()
 	uc := "GitHub Actions - octo/app GROO_PAT"
-	started := Event{ID: "att_1", Time: start, Outcome: OutcomeStarted, UseCase: uc, Target: "repo:octo/app GROO_PAT", Actor: "host", Tool: "pat-rotator"}
+	started := audit.Event{ID: "att_1", Time: start, Outcome: audit.OutcomeStarted, UseCase: uc, Target: "repo:octo/app GROO_PAT", Actor: "host", Tool: "pat-rotator"}
 	if err := s.Record(ctx, started); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func TestRecordKeepsLatestOutcomeAndCurrentToken(t *testing.T) {
 	exp := start.Add(72 * time.Hour)
 	written := start.Add(time.Second)
 	done := started
-	done.Outcome, done.NewTokenID, done.NewTokenPrefix, done.NewTokenLast4 = OutcomeSucceeded, "tok_1", "groo_pat_ab", "c183"
+	done.Outcome, done.NewTokenID, done.NewTokenPrefix, done.NewTokenLast4 = audit.OutcomeSucceeded, "tok_1", "groo_pat_ab", "c183"
 	done.NewExpiresAt, done.WrittenAt, done.Duration = &exp, &written, 2*time.Second
 	done.Revoked = []string{"tok_0"}
 	if err := s.Record(ctx, done); err != nil {
@@ -127,11 +129,11 @@ func TestRecordKeepsLatestOutcomeAndCurrentToken(t *testing.T) {
 	if err := s.Record(ctx, started); err != nil {
 		t.Fatal(err)
 	}
-	h, err := s.History(ctx, HistoryQuery{})
+	h, err := s.History(ctx, audit.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 1 || h[0].Outcome != OutcomeSucceeded || h[0].NewTokenLast4 != "c183" || len(h[0].Revoked) != 1 {
+	if len(h) != 1 || h[0].Outcome != audit.OutcomeSucceeded || h[0].NewTokenLast4 != "c183" || len(h[0].Revoked) != 1 {
 		t.Fatalf("history = %+v, want one succeeded event", h)
 	}
 	cur, ok, err := s.Current(ctx, uc)
@@ -154,7 +156,7 @@ func TestWritesEndedIgnoresUnknownWriteOutcome(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, c := openTest(t)
-	e := Event{ID: "att_u", Time: c.Now(), Outcome: OutcomeFailed, UseCase: "uc", Target: "t", NewTokenID: "tok_u", OutcomeUnknown: true, Error: "write: timeout"}
+	e := audit.Event{ID: "att_u", Time: c.Now(), Outcome: audit.OutcomeFailed, UseCase: "uc", Target: "t", NewTokenID: "tok_u", OutcomeUnknown: true, Error: "write: timeout"}
 	if err := s.Record(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +181,12 @@ func TestHistoryFilters(t *testing.T) {
 	s, c := openTest(t)
 	base := c.Now()
 	for i, uc := range []string{"a", "b", "a", "a", "b"} {
-		e := Event{ID: "att_" + string(rune('0'+i)), Time: base.Add(time.Duration(i) * time.Minute), Outcome: OutcomeSucceeded, UseCase: uc, Target: uc}
+		e := audit.Event{ID: "att_" + string(rune('0'+i)), Time: base.Add(time.Duration(i) * time.Minute), Outcome: audit.OutcomeSucceeded, UseCase: uc, Target: uc}
 		if err := s.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ids := func(es []Event) string {
+	ids := func(es []audit.Event) string {
 		var b strings.Builder
 		for _, e := range es {
 			b.WriteString(e.ID[4:])
@@ -193,14 +195,14 @@ func TestHistoryFilters(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		q    HistoryQuery
+		q    audit.HistoryQuery
 		want string
 	}{
-		{"all, oldest first", HistoryQuery{}, "01234"},
-		{"use case", HistoryQuery{UseCase: "a"}, "023"},
-		{"since", HistoryQuery{Since: base.Add(2 * time.Minute)}, "234"},
-		{"newest two", HistoryQuery{Limit: 2}, "34"},
-		{"use case and since", HistoryQuery{UseCase: "b", Since: base.Add(time.Minute)}, "14"},
+		{"all, oldest first", audit.HistoryQuery{}, "01234"},
+		{"use case", audit.HistoryQuery{UseCase: "a"}, "023"},
+		{"since", audit.HistoryQuery{Since: base.Add(2 * time.Minute)}, "234"},
+		{"newest two", audit.HistoryQuery{Limit: 2}, "34"},
+		{"use case and since", audit.HistoryQuery{UseCase: "b", Since: base.Add(time.Minute)}, "14"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,13 +228,13 @@ func TestLeaseExclusionExpiryAndTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The holder records a start and then dies.
-	if err := s.Record(ctx, Event{ID: "att_dead", Time: c.Now(), Outcome: OutcomeStarted, UseCase: uc, Target: "t"}); err != nil {
+	if err := s.Record(ctx, audit.Event{ID: "att_dead", Time: c.Now(), Outcome: audit.OutcomeStarted, UseCase: uc, Target: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.AcquireLease(ctx, uc, "host-b/2", 10*time.Second)
-	var held *LeaseHeldError
+	var held *audit.LeaseHeldError
 	if !errors.As(err, &held) || held.Holder != "host-a/1" || !held.Expires.Equal(l1.Expires) {
-		t.Fatalf("second acquire = %v, want LeaseHeldError by host-a/1", err)
+		t.Fatalf("second acquire = %v, want audit.LeaseHeldError by host-a/1", err)
 	}
 	// Another use case is independent.
 	if _, err := s.AcquireLease(ctx, "other", "host-b/2", 10*time.Second); err != nil {
@@ -254,16 +256,16 @@ func TestLeaseExclusionExpiryAndTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatalf("takeover: %v", err)
 	}
-	h, err := s.History(ctx, HistoryQuery{UseCase: uc})
+	h, err := s.History(ctx, audit.HistoryQuery{UseCase: uc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 1 || h[0].Outcome != OutcomeAbandoned || !strings.Contains(h[0].Error, "host-a/1") {
+	if len(h) != 1 || h[0].Outcome != audit.OutcomeAbandoned || !strings.Contains(h[0].Error, "host-a/1") {
 		t.Errorf("after takeover history = %+v, want the dead attempt abandoned", h)
 	}
 	// The old holder can neither renew nor release the new holder's lease.
-	if _, err := s.RenewLease(ctx, l1, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Errorf("old holder renew = %v, want ErrLeaseLost", err)
+	if _, err := s.RenewLease(ctx, l1, time.Minute); !errors.Is(err, audit.ErrLeaseLost) {
+		t.Errorf("old holder renew = %v, want audit.ErrLeaseLost", err)
 	}
 	if err := s.ReleaseLease(ctx, l1); err != nil {
 		t.Fatal(err)
@@ -285,9 +287,9 @@ func TestLeaseAcrossConnections(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	var stores []*SQLiteStore
+	var stores []*Store
 	for range 4 {
-		s, err := OpenSQLite(ctx, path)
+		s, err := Open(ctx, path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +307,7 @@ func TestLeaseAcrossConnections(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					_, err := s.AcquireLease(ctx, uc, "holder-"+string(rune('0'+i))+string(rune('0'+j)), time.Minute)
-					var h *LeaseHeldError
+					var h *audit.LeaseHeldError
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
@@ -331,7 +333,7 @@ func TestPendingRevokesAreRetriedNeverDropped(t *testing.T) {
 	ctx := context.Background()
 	s, c := openTest(t)
 	now := c.Now()
-	for _, p := range []PendingRevoke{
+	for _, p := range []audit.PendingRevoke{
 		{TokenID: "tok_grace", UseCase: "a", Target: "ta", RevokeAfter: now.Add(15 * time.Minute)},
 		{TokenID: "tok_now", UseCase: "b", Target: "tb", RevokeAfter: now},
 	} {
@@ -363,7 +365,7 @@ func TestPendingRevokesAreRetriedNeverDropped(t *testing.T) {
 	if len(all) != 2 {
 		t.Fatalf("pending = %d, want 2 (failures never drop one)", len(all))
 	}
-	var failing PendingRevoke
+	var failing audit.PendingRevoke
 	for _, p := range all {
 		if p.TokenID == "tok_now" {
 			failing = p
@@ -373,7 +375,7 @@ func TestPendingRevokesAreRetriedNeverDropped(t *testing.T) {
 		t.Errorf("failing = %+v, want 5 attempts and a scrubbed error", failing)
 	}
 	// Adding it again (the next rotation saw it too) keeps the count.
-	if err := s.AddPendingRevoke(ctx, PendingRevoke{TokenID: "tok_now", UseCase: "b", Target: "tb", RevokeAfter: c.Now()}); err != nil {
+	if err := s.AddPendingRevoke(ctx, audit.PendingRevoke{TokenID: "tok_now", UseCase: "b", Target: "tb", RevokeAfter: c.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	due, _ = s.DueRevokes(ctx, c.Now().Add(16*time.Minute), 0)
@@ -398,8 +400,8 @@ func TestScrub(t *testing.T) {
 		{"no token tok_123 groo_pat_ab…c183", "no token tok_123 groo_pat_ab…c183"},
 	}
 	for _, tt := range tests {
-		if got := Scrub(tt.in); got != tt.want {
-			t.Errorf("Scrub(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := audit.Scrub(tt.in); got != tt.want {
+			t.Errorf("audit.Scrub(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -409,7 +411,7 @@ func TestNoTokenBytesInDatabaseFiles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := OpenSQLite(ctx, filepath.Join(dir, "state.db"))
+	s, err := Open(ctx, filepath.Join(dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,19 +420,19 @@ func TestNoTokenBytesInDatabaseFiles(t *testing.T) {
 		pat := randomPAT(t)
 		secrets = append(secrets, pat)
 		exp := time.Now().Add(time.Hour)
-		e := Event{
-			ID: "att_" + string(rune('a'+i)), Time: time.Now(), Outcome: OutcomeFailed, UseCase: "uc", Target: "repo:octo/app GROO_PAT",
+		e := audit.Event{
+			ID: "att_" + string(rune('a'+i)), Time: time.Now(), Outcome: audit.OutcomeFailed, UseCase: "uc", Target: "repo:octo/app GROO_PAT",
 			NewTokenID: "tok_" + string(rune('a'+i)), NewTokenPrefix: pat[:11], NewTokenLast4: pat[len(pat)-4:], NewExpiresAt: &exp,
 			Error: "verify " + pat + ": unauthorized", Step: "verify",
 		}
 		if err := s.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		e.Outcome = OutcomeSucceeded
+		e.Outcome = audit.OutcomeSucceeded
 		if err := s.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddPendingRevoke(ctx, PendingRevoke{TokenID: e.NewTokenID, UseCase: "uc", Target: "t", RevokeAfter: time.Now(), LastError: "x " + pat}); err != nil {
+		if err := s.AddPendingRevoke(ctx, audit.PendingRevoke{TokenID: e.NewTokenID, UseCase: "uc", Target: "t", RevokeAfter: time.Now(), LastError: "x " + pat}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RevokeFailed(ctx, e.NewTokenID, "revoke failed for "+pat, time.Now()); err != nil {

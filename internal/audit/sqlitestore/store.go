@@ -1,6 +1,8 @@
-package audit
+package sqlitestore
 
 import (
+	"github.com/groo/pat-action/internal/audit"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,26 +11,25 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
-// SQLiteStore is the embedded Store: one file, WAL, a busy timeout so that a
+// Store is the embedded Store: one file, WAL, a busy timeout so that a
 // second process (a restart racing the old one, `rotate` next to `run`) waits
 // rather than fails. Its SQL is kept portable (numbered placeholders,
 // ON CONFLICT, BIGINT unix nanoseconds for times) so that a PostgreSQL store
 // can share the schema.
-type SQLiteStore struct {
+type Store struct {
 	db   *sql.DB
 	path string
 	// Now is the store's clock for leases and recorded times; tests move it.
 	Now func() time.Time
 }
 
-var _ Store = (*SQLiteStore)(nil)
+var _ audit.Store = (*Store)(nil)
 
 // migrations are applied in order, each once, recorded in schema_migrations.
 // Never edit one that has shipped: append a new one.
@@ -84,8 +85,8 @@ CREATE TABLE leases (
 `,
 }
 
-// OpenSQLite opens (creating if needed) the database at path and migrates it.
-func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: empty path; use sqlite:///absolute/path.db or sqlite://./relative.db")
 	}
@@ -107,7 +108,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	// SQLite has one writer at a time anyway; a small pool keeps readers
 	// off the writer's connection without multiplying busy waits.
 	db.SetMaxOpenConns(4)
-	s := &SQLiteStore{db: db, path: path, Now: time.Now}
+	s := &Store{db: db, path: path, Now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -118,12 +119,12 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 }
 
 // Path is the database file.
-func (s *SQLiteStore) Path() string { return s.path }
+func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.Close() }
 
-func (s *SQLiteStore) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
@@ -150,13 +151,13 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 }
 
 // SchemaVersion is the highest migration applied.
-func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
 	return int(v.Int64), err
 }
 
-func (s *SQLiteStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -187,29 +188,12 @@ func timePtr(n sql.NullInt64) *time.Time {
 	return &t
 }
 
-// tokenLike finds token values that must never be stored, should one slip
-// into an error message: Groo PATs and GitHub tokens.
-var tokenLike = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|github_pat_[0-9A-Za-z_]{8,}|gh[pousr]_[A-Za-z0-9]{8,}`)
-
-// Scrub replaces anything shaped like a token with its prefix and last four.
-func Scrub(s string) string {
-	return tokenLike.ReplaceAllStringFunc(s, func(m string) string {
-		head := m[:4] // ghp_, ghs_, ...
-		for _, p := range []string{"groo_pat_", "github_pat_"} {
-			if strings.HasPrefix(m, p) {
-				head = p
-			}
-		}
-		return head + "…" + m[len(m)-4:]
-	})
-}
-
 // Record keeps the latest outcome of each attempt. A late "started" never
 // overwrites a final outcome. A success also becomes the use case's current
 // token.
-func (s *SQLiteStore) Record(ctx context.Context, e Event) error {
-	e.Error = Scrub(e.Error)
-	e.Step = Scrub(e.Step)
+func (s *Store) Record(ctx context.Context, e audit.Event) error {
+	e.Error = audit.Scrub(e.Error)
+	e.Step = audit.Scrub(e.Step)
 	if e.ID == "" {
 		return errors.New("record event: empty attempt id")
 	}
@@ -237,7 +221,7 @@ WHERE events.outcome = 'started' OR excluded.outcome <> 'started'`,
 		if err != nil {
 			return err
 		}
-		if e.Outcome != OutcomeSucceeded || e.NewTokenID == "" {
+		if e.Outcome != audit.OutcomeSucceeded || e.NewTokenID == "" {
 			return nil
 		}
 		written := e.WrittenAt
@@ -271,7 +255,7 @@ func boolInt(b bool) int {
 }
 
 // History returns events oldest first.
-func (s *SQLiteStore) History(ctx context.Context, q HistoryQuery) ([]Event, error) {
+func (s *Store) History(ctx context.Context, q audit.HistoryQuery) ([]audit.Event, error) {
 	var (
 		where []string
 		args  []any
@@ -298,13 +282,13 @@ func (s *SQLiteStore) History(ctx context.Context, q HistoryQuery) ([]Event, err
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []audit.Event
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
 			return nil, fmt.Errorf("read history: %w", err)
 		}
-		var e Event
+		var e audit.Event
 		if err := json.Unmarshal([]byte(body), &e); err != nil {
 			return nil, fmt.Errorf("read history: decode event: %w", err)
 		}
@@ -320,17 +304,17 @@ func (s *SQLiteStore) History(ctx context.Context, q HistoryQuery) ([]Event, err
 }
 
 // Current returns the use case's current token, if a rotation succeeded.
-func (s *SQLiteStore) Current(ctx context.Context, useCase string) (CurrentToken, bool, error) {
-	c := CurrentToken{UseCase: useCase}
+func (s *Store) Current(ctx context.Context, useCase string) (audit.CurrentToken, bool, error) {
+	c := audit.CurrentToken{UseCase: useCase}
 	var exp, written sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `
 SELECT target, token_id, prefix, last_four, expires_at, written_at, attempt_id
 FROM current_tokens WHERE use_case = $1`, useCase).Scan(&c.Target, &c.TokenID, &c.Prefix, &c.LastFour, &exp, &written, &c.AttemptID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return CurrentToken{}, false, nil
+		return audit.CurrentToken{}, false, nil
 	}
 	if err != nil {
-		return CurrentToken{}, false, fmt.Errorf("read current token of %q: %w", useCase, err)
+		return audit.CurrentToken{}, false, fmt.Errorf("read current token of %q: %w", useCase, err)
 	}
 	c.ExpiresAt, c.WrittenAt = timePtr(exp), timePtr(written)
 	return c, true, nil
@@ -340,7 +324,7 @@ FROM current_tokens WHERE use_case = $1`, useCase).Scan(&c.Target, &c.TokenID, &
 // outcome: its writes had returned by then. A failure whose write outcome
 // stayed unknown does not count (a write may still have been in flight), nor
 // does an attempt that never finished.
-func (s *SQLiteStore) WritesEnded(ctx context.Context, useCase, tokenID string) (time.Time, bool, error) {
+func (s *Store) WritesEnded(ctx context.Context, useCase, tokenID string) (time.Time, bool, error) {
 	var at int64
 	err := s.db.QueryRowContext(ctx, `
 SELECT recorded_at FROM events
@@ -356,7 +340,7 @@ ORDER BY recorded_at DESC LIMIT 1`, useCase, tokenID).Scan(&at)
 }
 
 // AddPendingRevoke inserts a pending revoke or keeps the one there.
-func (s *SQLiteStore) AddPendingRevoke(ctx context.Context, p PendingRevoke) error {
+func (s *Store) AddPendingRevoke(ctx context.Context, p audit.PendingRevoke) error {
 	if p.TokenID == "" {
 		return errors.New("add pending revoke: empty token id")
 	}
@@ -370,7 +354,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (token_id) DO UPDATE SET
 	revoke_after = CASE WHEN excluded.revoke_after < pending_revokes.revoke_after THEN excluded.revoke_after ELSE pending_revokes.revoke_after END,
 	last_error = CASE WHEN excluded.last_error <> '' THEN excluded.last_error ELSE pending_revokes.last_error END`,
-		p.TokenID, p.UseCase, p.Target, nanos(p.RevokeAfter), p.Attempts, Scrub(p.LastError), nanos(p.NextTry), nanos(now))
+		p.TokenID, p.UseCase, p.Target, nanos(p.RevokeAfter), p.Attempts, audit.Scrub(p.LastError), nanos(p.NextTry), nanos(now))
 	if err != nil {
 		return fmt.Errorf("add pending revoke %s: %w", p.TokenID, err)
 	}
@@ -379,11 +363,11 @@ ON CONFLICT (token_id) DO UPDATE SET
 
 const pendingColumns = `token_id, use_case, target, revoke_after, attempts, last_error, next_try, added_at`
 
-func scanPending(rows *sql.Rows) ([]PendingRevoke, error) {
+func scanPending(rows *sql.Rows) ([]audit.PendingRevoke, error) {
 	defer rows.Close()
-	var out []PendingRevoke
+	var out []audit.PendingRevoke
 	for rows.Next() {
-		var p PendingRevoke
+		var p audit.PendingRevoke
 		var ra, nt, aa int64
 		if err := rows.Scan(&p.TokenID, &p.UseCase, &p.Target, &ra, &p.Attempts, &p.LastError, &nt, &aa); err != nil {
 			return nil, err
@@ -395,7 +379,7 @@ func scanPending(rows *sql.Rows) ([]PendingRevoke, error) {
 }
 
 // DueRevokes lists pending revokes to try now, earliest first.
-func (s *SQLiteStore) DueRevokes(ctx context.Context, now time.Time, limit int) ([]PendingRevoke, error) {
+func (s *Store) DueRevokes(ctx context.Context, now time.Time, limit int) ([]audit.PendingRevoke, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -412,7 +396,7 @@ WHERE revoke_after <= $1 AND next_try <= $1 ORDER BY next_try, token_id LIMIT $2
 }
 
 // PendingRevokes lists every pending revoke.
-func (s *SQLiteStore) PendingRevokes(ctx context.Context) ([]PendingRevoke, error) {
+func (s *Store) PendingRevokes(ctx context.Context) ([]audit.PendingRevoke, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+pendingColumns+` FROM pending_revokes ORDER BY revoke_after, token_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read pending revokes: %w", err)
@@ -425,9 +409,9 @@ func (s *SQLiteStore) PendingRevokes(ctx context.Context) ([]PendingRevoke, erro
 }
 
 // RevokeFailed counts a failed attempt.
-func (s *SQLiteStore) RevokeFailed(ctx context.Context, tokenID, errMsg string, nextTry time.Time) error {
+func (s *Store) RevokeFailed(ctx context.Context, tokenID, errMsg string, nextTry time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE pending_revokes SET attempts = attempts + 1, last_error = $2, next_try = $3 WHERE token_id = $1`,
-		tokenID, Scrub(errMsg), nanos(nextTry))
+		tokenID, audit.Scrub(errMsg), nanos(nextTry))
 	if err != nil {
 		return fmt.Errorf("note failed revoke of %s: %w", tokenID, err)
 	}
@@ -435,7 +419,7 @@ func (s *SQLiteStore) RevokeFailed(ctx context.Context, tokenID, errMsg string, 
 }
 
 // RevokeDone forgets a pending revoke.
-func (s *SQLiteStore) RevokeDone(ctx context.Context, tokenID string) error {
+func (s *Store) RevokeDone(ctx context.Context, tokenID string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_revokes WHERE token_id = $1`, tokenID); err != nil {
 		return fmt.Errorf("forget pending revoke %s: %w", tokenID, err)
 	}
@@ -443,9 +427,9 @@ func (s *SQLiteStore) RevokeDone(ctx context.Context, tokenID string) error {
 }
 
 // AcquireLease takes the lease, or takes over an expired one.
-func (s *SQLiteStore) AcquireLease(ctx context.Context, useCase, holder string, ttl time.Duration) (Lease, error) {
+func (s *Store) AcquireLease(ctx context.Context, useCase, holder string, ttl time.Duration) (audit.Lease, error) {
 	now := s.Now()
-	l := Lease{UseCase: useCase, Holder: holder, Expires: now.Add(ttl)}
+	l := audit.Lease{UseCase: useCase, Holder: holder, Expires: now.Add(ttl)}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var prevHolder string
 		var prevExp int64
@@ -459,7 +443,7 @@ func (s *SQLiteStore) AcquireLease(ctx context.Context, useCase, holder string, 
 			return err
 		}
 		if prevExp > nanos(now) {
-			return &LeaseHeldError{UseCase: useCase, Holder: prevHolder, Expires: fromNanos(prevExp)}
+			return &audit.LeaseHeldError{UseCase: useCase, Holder: prevHolder, Expires: fromNanos(prevExp)}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE leases SET holder = $2, acquired_at = $3, expires_at = $4 WHERE use_case = $1`,
 			useCase, holder, nanos(now), nanos(l.Expires)); err != nil {
@@ -468,11 +452,11 @@ func (s *SQLiteStore) AcquireLease(ctx context.Context, useCase, holder string, 
 		return abandon(ctx, tx, useCase, prevHolder, fromNanos(prevExp))
 	})
 	if err != nil {
-		var held *LeaseHeldError
+		var held *audit.LeaseHeldError
 		if errors.As(err, &held) {
-			return Lease{}, held
+			return audit.Lease{}, held
 		}
-		return Lease{}, fmt.Errorf("acquire lease of %q: %w", useCase, err)
+		return audit.Lease{}, fmt.Errorf("acquire lease of %q: %w", useCase, err)
 	}
 	return l, nil
 }
@@ -487,7 +471,7 @@ func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired ti
 	}
 	type row struct {
 		id string
-		e  Event
+		e  audit.Event
 	}
 	var found []row
 	for rows.Next() {
@@ -508,7 +492,7 @@ func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired ti
 		return err
 	}
 	for _, r := range found {
-		r.e.Outcome = OutcomeAbandoned
+		r.e.Outcome = audit.OutcomeAbandoned
 		r.e.Error = fmt.Sprintf("the process stopped before the attempt ended: its lease (%s) expired at %s", holder, expired.UTC().Format(time.RFC3339))
 		body, err := json.Marshal(r.e)
 		if err != nil {
@@ -523,7 +507,7 @@ func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired ti
 }
 
 // RenewLease extends the lease if l.Holder still holds it.
-func (s *SQLiteStore) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
+func (s *Store) RenewLease(ctx context.Context, l audit.Lease, ttl time.Duration) (audit.Lease, error) {
 	now := s.Now()
 	exp := now.Add(ttl)
 	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = $3 WHERE use_case = $1 AND holder = $2 AND expires_at > $4`,
@@ -534,16 +518,29 @@ func (s *SQLiteStore) RenewLease(ctx context.Context, l Lease, ttl time.Duration
 	if n, err := res.RowsAffected(); err != nil {
 		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, err)
 	} else if n == 0 {
-		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, ErrLeaseLost)
+		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, audit.ErrLeaseLost)
 	}
 	l.Expires = exp
 	return l, nil
 }
 
 // ReleaseLease deletes the lease if l.Holder still holds it.
-func (s *SQLiteStore) ReleaseLease(ctx context.Context, l Lease) error {
+func (s *Store) ReleaseLease(ctx context.Context, l audit.Lease) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE use_case = $1 AND holder = $2`, l.UseCase, l.Holder); err != nil {
 		return fmt.Errorf("release lease of %q: %w", l.UseCase, err)
 	}
 	return nil
+}
+
+// OpenDSN opens the store a DSN names: sqlite:///abs/path.db or
+// sqlite://./rel.db. A PostgreSQL DSN is refused with what to use instead
+// until that store exists.
+func OpenDSN(ctx context.Context, dsn string) (audit.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return Open(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, errors.New("open store: the PostgreSQL store is not built yet; use sqlite:///path/to/state.db")
+	}
+	return nil, fmt.Errorf("open store: unknown DSN scheme; use sqlite:///absolute/path.db or sqlite://./relative.db")
 }
