@@ -1,8 +1,10 @@
+// Package sqlitestore is pat-rotator's embedded audit.Store: SQLite through
+// modernc.org/sqlite (pure Go, so the binaries stay static). It lives apart
+// from package audit so that the Action, which keeps no store, does not carry
+// a database engine in its image.
 package sqlitestore
 
 import (
-	"github.com/groo/pat-action/internal/audit"
-
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -13,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/groo/pat-action/internal/audit"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
