@@ -528,21 +528,9 @@ func (p *parser) url(v *yaml.Node, path string) (string, bool) {
 
 func (p *parser) parseGroo(n *yaml.Node, path string, g *GrooSettings) {
 	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
-		"api-url": func(_, v *yaml.Node, path string) {
-			if s, ok := p.url(v, path); ok {
-				g.APIURL = s
-			}
-		},
-		"token-env": func(_, v *yaml.Node, path string) {
-			if s, ok := p.envName(v, path); ok {
-				g.TokenEnv = s
-			}
-		},
-		"token-file": func(_, v *yaml.Node, path string) {
-			if s, ok := p.nonEmpty(v, path); ok {
-				g.TokenFile = s
-			}
-		},
+		"api-url":    assign(&g.APIURL, p.url),
+		"token-env":  assign(&g.TokenEnv, p.envName),
+		"token-file": assign(&g.TokenFile, p.nonEmpty),
 	})
 }
 
@@ -562,26 +550,10 @@ func (p *parser) envName(v *yaml.Node, path string) (string, bool) {
 
 func (p *parser) parseGitHub(n *yaml.Node, path string, g *GitHubSettings) {
 	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
-		"api-url": func(_, v *yaml.Node, path string) {
-			if s, ok := p.url(v, path); ok {
-				g.APIURL = s
-			}
-		},
-		"token-env": func(_, v *yaml.Node, path string) {
-			if s, ok := p.envName(v, path); ok {
-				g.TokenEnv = s
-			}
-		},
-		"token-file": func(_, v *yaml.Node, path string) {
-			if s, ok := p.nonEmpty(v, path); ok {
-				g.TokenFile = s
-			}
-		},
-		"mutation-interval": func(_, v *yaml.Node, path string) {
-			if d, ok := p.duration(v, path); ok {
-				g.MutationInterval = d
-			}
-		},
+		"api-url":           assign(&g.APIURL, p.url),
+		"token-env":         assign(&g.TokenEnv, p.envName),
+		"token-file":        assign(&g.TokenFile, p.nonEmpty),
+		"mutation-interval": assign(&g.MutationInterval, p.duration),
 		"app": func(k, v *yaml.Node, path string) {
 			app := &GitHubApp{}
 			var idSet, instSet bool
@@ -612,26 +584,10 @@ func (p *parser) parseGitHub(n *yaml.Node, path string, g *GitHubSettings) {
 
 func (p *parser) parseDefaults(n *yaml.Node, path string, d *Defaults) {
 	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
-		"schedule": func(_, v *yaml.Node, path string) {
-			if s, ok := p.nonEmpty(v, path); ok {
-				d.Schedule = s
-			}
-		},
-		"ttl": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				d.TTL = x
-			}
-		},
-		"revoke-grace": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				d.Grace = x
-			}
-		},
-		"jitter": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				d.Jitter = x
-			}
-		},
+		"schedule":     assign(&d.Schedule, p.nonEmpty),
+		"ttl":          assign(&d.TTL, p.duration),
+		"revoke-grace": assign(&d.Grace, p.duration),
+		"jitter":       assign(&d.Jitter, p.duration),
 	})
 }
 
@@ -646,11 +602,7 @@ func (p *parser) parseRotation(n *yaml.Node, path string, r *RotationSettings) {
 				r.WriteWindow = x
 			}
 		},
-		"clock-margin": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				r.ClockMargin = x
-			}
-		},
+		"clock-margin": assign(&r.ClockMargin, p.duration),
 	})
 }
 
@@ -665,11 +617,7 @@ func (p *parser) parseDaemon(n *yaml.Node, path string, d *DaemonSettings) {
 				d.Concurrency = int(x)
 			}
 		},
-		"lease-margin": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				d.LeaseMargin = x
-			}
-		},
+		"lease-margin": assign(&d.LeaseMargin, p.duration),
 		"sweep-interval": func(_, v *yaml.Node, path string) {
 			if x, ok := p.duration(v, path); ok {
 				if x < 100*time.Millisecond {
@@ -679,11 +627,7 @@ func (p *parser) parseDaemon(n *yaml.Node, path string, d *DaemonSettings) {
 				d.SweepInterval = x
 			}
 		},
-		"shutdown-timeout": func(_, v *yaml.Node, path string) {
-			if x, ok := p.duration(v, path); ok {
-				d.ShutdownTimeout = x
-			}
-		},
+		"shutdown-timeout": assign(&d.ShutdownTimeout, p.duration),
 	})
 }
 
@@ -1064,4 +1008,14 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// assign makes a mapping handler that parses a value and stores it when it
+// is valid (the parser has recorded the error otherwise).
+func assign[T any](dst *T, parse func(*yaml.Node, string) (T, bool)) func(k, v *yaml.Node, path string) {
+	return func(_, v *yaml.Node, path string) {
+		if x, ok := parse(v, path); ok {
+			*dst = x
+		}
+	}
 }
