@@ -599,21 +599,26 @@ func TestAuditCommandPruneFailure(t *testing.T) {
 	s.assertNoTokenValue(t, res.stdout, res.stderr)
 }
 
-// docs/audit.md shows the golden table and prune plan as its sample report:
-// they must stay what the command prints.
+// docs/audit.md shows the golden table and prune plan as its sample report,
+// and the README the table: they must stay what the command prints.
 func TestAuditDocsSampleReport(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "audit.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"audit.table.golden", "audit.prune.golden"} {
-		g, err := os.ReadFile(filepath.Join("testdata", name))
+	for doc, goldens := range map[string][]string{
+		"docs/audit.md": {"audit.table.golden", "audit.prune.golden"},
+		"README.md":     {"audit.table.golden"},
+	} {
+		text, err := os.ReadFile(filepath.Join("..", "..", doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(doc, []byte("```\n"+string(g)+"```\n")) {
-			t.Errorf("docs/audit.md does not show testdata/%s as it is; copy it into the Sample report section", name)
+		for _, name := range goldens {
+			g, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(text, []byte("```\n"+string(g)+"```\n")) {
+				t.Errorf("%s does not show testdata/%s as it is; copy it into its Sample report section", doc, name)
+			}
 		}
 	}
 }
