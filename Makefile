@@ -6,7 +6,7 @@ export CGO_ENABLED ?= 0
 FUZZTIME ?= 10s
 NPM_DIRS := internal/ghsecret/testdata/interop internal/ghconform/testdata
 
-.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act image bench lint demo
+.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act e2e-rotator image bench lint demo
 
 all: build test
 
@@ -32,13 +32,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/groo/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateSecretName$$' -fuzztime $(FUZZTIME) ./internal/ghsecret/
 
-e2e: e2e-gh e2e-act
+e2e: e2e-gh e2e-act e2e-rotator
 
 e2e-gh:
 	bash scripts/e2e-gh.sh
 
 e2e-act:
 	bash scripts/container/act-e2e.sh
+
+e2e-rotator:
+	bash scripts/container/rotator-smoke.sh
 
 # Both images (action and rotator) with buildah and local stand-in base images.
 image:
