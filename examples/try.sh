@@ -15,7 +15,8 @@ go build -o "$work/pat-action" ./cmd/pat-action
 emu=$!
 for _ in $(seq 50); do grep -q listening "$work/emulator.log" && break; sleep 0.1; done
 
-: >"$work/output" >"$work/summary"
+: >"$work/output"
+: >"$work/summary"
 # The seed's tokens (examples/emulator-seed.json): only the emulator accepts them.
 env "INPUT_GROO-TOKEN=groo_pat_0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a" \
     "INPUT_GITHUB-TOKEN=ghp_emulatorwriter000000000000000000000" \

@@ -61,7 +61,7 @@ fi
 
 if command -v shellcheck >/dev/null; then
 	echo "==> shellcheck scripts"
-	find scripts -name '*.sh' -print0 | xargs -0 -r shellcheck -x || status=1
+	find scripts examples .ci -name '*.sh' -print0 | xargs -0 -r shellcheck -x || status=1
 elif [ "${CI:-}" = true ]; then
 	echo "shellcheck is missing: run scripts/container/deps.sh" >&2
 	status=1
