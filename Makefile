@@ -6,7 +6,7 @@ export CGO_ENABLED ?= 0
 FUZZTIME ?= 10s
 NPM_DIRS := internal/ghsecret/testdata/interop internal/ghconform/testdata
 
-.PHONY: all build test test-deps vet fuzz e2e e2e-gh e2e-act e2e-rotator image bench lint demo
+.PHONY: all build test test-deps vet race fuzz e2e e2e-gh e2e-act e2e-rotator image bench lint demo
 
 all: build test
 
@@ -27,6 +27,10 @@ vet:
 
 test: test-deps vet
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The race detector needs cgo.
+race: test-deps
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/groo/
