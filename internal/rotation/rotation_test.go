@@ -266,3 +266,72 @@ func TestGraceRetiredByLaterRun(t *testing.T) {
 	}
 	f.checkI1(t)
 }
+
+// otherUserForNewToken answers /v1/auth/me for any token but the minting
+// credential with another user, as if Groo had minted for someone else.
+type otherUserForNewToken struct {
+	rotation.GrooAPI
+	cred groo.Token
+}
+
+func (o otherUserForNewToken) Me(ctx context.Context, tok groo.Token) (groo.User, error) {
+	u, err := o.GrooAPI.Me(ctx, tok)
+	if err == nil && !tok.Equal(o.cred) {
+		u.ID = "usr_someone_else"
+	}
+	return u, err
+}
+
+// TestVerifyRefusesAnotherUser: a new token that answers for another user is
+// revoked and nothing is written (I4), and the secret keeps its token (I1).
+func TestVerifyRefusesAnotherUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{noConformance: true})
+	e := f.engine(t, 0)
+	e.Groo = otherUserForNewToken{GrooAPI: e.Groo, cred: f.cred}
+	_, err := e.Rotate(context.Background(), f.request())
+	var rerr *rotation.Error
+	if !errors.As(err, &rerr) || rerr.Step != rotation.StepVerify {
+		t.Fatalf("want a verify failure, got %v", err)
+	}
+	st := f.checkI1(t)
+	if live := st.LiveTokens(f.useCase); len(live) != 1 || live[0].ID != f.seedID {
+		t.Errorf("I4: %d live tokens after a failed verify", len(live))
+	}
+	if st.Hits["gh.secret.put"] != 0 {
+		t.Error("a token that failed verification was written")
+	}
+	f.checkI7(t, audit.OutcomeFailed)
+}
+
+// slowKey makes the public key arrive after the write window has passed.
+type slowKey struct {
+	rotation.SecretWriter
+	delay time.Duration
+}
+
+func (s slowKey) PublicKey(ctx context.Context, t ghsecret.Target) (ghsecret.PublicKey, error) {
+	time.Sleep(s.delay)
+	return s.SecretWriter.PublicKey(ctx, t)
+}
+
+// TestWriteWindowPassed: a rotation whose write could only start after the
+// window refuses to write, revokes its token and fails; nothing changes.
+func TestWriteWindowPassed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	e := f.engine(t, 0)
+	e.Secrets = slowKey{SecretWriter: e.Secrets, delay: testWindow + 100*time.Millisecond}
+	_, err := e.Rotate(context.Background(), f.request())
+	var rerr *rotation.Error
+	if !errors.As(err, &rerr) || rerr.Step != rotation.StepWrite || rerr.OutcomeUnknown {
+		t.Fatalf("want a definitive write failure, got %v", err)
+	}
+	st := f.checkI1(t)
+	if st.Hits["gh.secret.put"] != 0 {
+		t.Error("wrote after the write window")
+	}
+	if live := st.LiveTokens(f.useCase); len(live) != 1 || live[0].ID != f.seedID {
+		t.Errorf("I4: %d live tokens", len(live))
+	}
+}
