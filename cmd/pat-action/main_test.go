@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 )
 
 // These tests run the built binary the way the runner runs the container:
@@ -167,6 +171,19 @@ func checkSecrets(t *testing.T, r run, secrets []string, afterID string) {
 	}
 }
 
+// conformingServer is emulator.NewTestServer with every GitHub request it
+// receives checked against GitHub's OpenAPI description, on the server side
+// (the binary's HTTP client is out of the test's reach); Groo's and the
+// admin API's requests pass unchecked. The test fails at its end on a
+// request that does not conform, or when no GitHub request came (unless
+// opts allow it). The checker is made first, so that it reports after the
+// server has shut down.
+func conformingServer(t *testing.T, seed emulator.Seed, opts ...ghconform.Option) (*emulator.Emulator, string) {
+	t.Helper()
+	chk := ghconform.New(t, nil, opts...)
+	return emulator.NewTestServer(t, seed, emulator.WithRequestHook(chk.Check))
+}
+
 func seed(useCase, scopeKey, old string) emulator.Seed {
 	created := time.Now().Add(-time.Hour)
 	expires := time.Now().Add(5 * 24 * time.Hour)
@@ -206,7 +223,7 @@ func TestBinaryRotatesEveryScope(t *testing.T) {
 		t.Run(tc.scope, func(t *testing.T) {
 			t.Parallel()
 			old := newPAT(t)
-			emu, url := emulator.NewTestServer(t, seed(tc.useCase, tc.scopeKey, old))
+			emu, url := conformingServer(t, seed(tc.useCase, tc.scopeKey, old))
 			in := map[string]string{"groo-token": old, "github-token": writer, "groo-api-url": url, "github-api-url": url,
 				"secret-name": "GROO_PAT", "expires-in": "7d", "revoke-grace": "0s", "mode": "rotate", "export-env": "true"}
 			for k, v := range tc.inputs {
@@ -281,7 +298,11 @@ func TestBinaryFailures(t *testing.T) {
 			s := seed(uc, "repo:octo/app", old)
 			s.Groo.Tokens[0].Revoked = tc.revoked
 			s.Groo.Tokens[0].Forbidden = tc.forbid
-			emu, url := emulator.NewTestServer(t, s)
+			var opts []ghconform.Option
+			if tc.noTraffic {
+				opts = append(opts, ghconform.AllowNone())
+			}
+			emu, url := conformingServer(t, s, opts...)
 			in := map[string]string{"groo-token": old, "github-token": writer, "groo-api-url": url, "github-api-url": url}
 			for k, v := range tc.inputs {
 				in[k] = v
@@ -328,5 +349,35 @@ func TestBinaryFailures(t *testing.T) {
 			}
 			checkSecrets(t, r, append(secrets, writer, readOnly), "")
 		})
+	}
+}
+
+// TestBinaryAsGitHubApp: the App's requests (the installation lookup with
+// the App's JWT, the installation token) conform like the rest, and the
+// installation token writes the secret.
+func TestBinaryAsGitHubApp(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	old := newPAT(t)
+	s := seed(uc, "repo:octo/app", old)
+	s.GitHub.Apps = []emulator.SeedApp{{ID: 42, Installations: []emulator.SeedInstallation{{ID: 7, Account: "octo"}}}}
+	emu, url := conformingServer(t, s)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	r := runBinary(t, map[string]string{"groo-token": old, "app-id": "42", "app-private-key": keyPEM,
+		"groo-api-url": url, "github-api-url": url})
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.exitCode, r.stdout, r.stderr)
+	}
+	st := emu.State()
+	if st.Hits[emulator.RouteInstallation] != 1 || st.Hits[emulator.RouteAppToken] != 1 {
+		t.Errorf("hits %v: want one installation lookup and one installation token", st.Hits)
+	}
+	sec, _ := st.Secret("repo:octo/app", "GROO_PAT")
+	if tok, ok := st.TokenBySecret(sec.Value); !ok || !tok.Live(st.Now) || tok.Name != uc || sec.Value == old {
+		t.Errorf("the secret holds %+v, want a new live token of %q", tok, uc)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/groo/pat-action/internal/audit/reportschema"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
 )
 
@@ -122,11 +123,15 @@ type auditSetup struct {
 	env    map[string]string
 }
 
-func newAuditSetup(t *testing.T) *auditSetup {
+// newAuditSetup starts the emulator the audit runs against, in process but
+// checked as the binary's is: every GitHub request it receives must conform
+// to GitHub's OpenAPI description, and one must come unless opts allow none.
+func newAuditSetup(t *testing.T, opts ...ghconform.Option) *auditSetup {
 	t.Helper()
 	ck := &clock{}
 	ck.Set("2025-06-01T00:00:00Z")
-	emu := emulator.New(emulator.WithClock(ck.Now))
+	chk := ghconform.New(t, nil, opts...) // before the server: it reports after the shutdown
+	emu := emulator.New(emulator.WithClock(ck.Now), emulator.WithRequestHook(chk.Check))
 	base, shutdown, err := emulator.Start("127.0.0.1:0", emu)
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +468,8 @@ func TestAuditCommandExitCodes(t *testing.T) {
 
 func TestAuditCommandConfigurationErrors(t *testing.T) {
 	t.Parallel()
-	s := newAuditSetup(t)
+	// Every audit here fails before it reads a secret.
+	s := newAuditSetup(t, ghconform.AllowNone())
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("groo: {token-env: G}\ngithub: {token-env: T}\naudit: {max-ttl: 0s}\ntargets: [{repository: o/r}]\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -103,6 +104,10 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time // nil: time.Now
+	// transport is the base transport of the daemon's (and the demo's)
+	// Groo and GitHub clients; nil: http.DefaultTransport. Tests check
+	// GitHub requests with it.
+	transport http.RoundTripper
 }
 
 func (c cli) run(ctx context.Context, args []string) error {
@@ -126,7 +131,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 		if *verbose {
 			log = slog.New(slog.NewJSONHandler(stderr, nil))
 		}
-		return daemon.Demo(ctx, stdout, log)
+		return daemon.Demo(ctx, stdout, daemon.DemoOptions{Logger: log, Transport: c.transport})
 	case "run", "rotate", "plan", "audit", "history", "validate":
 	default:
 		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
@@ -210,7 +215,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 	}
 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv, Now: c.now})
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv, Now: c.now, Transport: c.transport})
 	if err != nil {
 		if cmd == "audit" {
 			// A credential the configuration names but the environment

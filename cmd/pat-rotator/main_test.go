@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 )
 
 func noEnv(string) string { return "" }
@@ -27,10 +29,26 @@ func noEnv(string) string { return "" }
 // tokenValue matches anything that could be a whole token value.
 var tokenValue = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|[0-9a-f]{64}|ghs_[A-Za-z0-9]{16,}`)
 
+// conformingServer is emulator.NewTestServer with every GitHub request it
+// receives checked against GitHub's OpenAPI description, on the server side
+// (the binary's HTTP client is out of the test's reach); Groo's and the
+// admin API's requests pass unchecked. The test fails at its end on a
+// request that does not conform, or when no GitHub request came (unless
+// opts allow it). The checker is made first, so that it reports after the
+// server has shut down.
+func conformingServer(t *testing.T, seed emulator.Seed, opts ...ghconform.Option) (*emulator.Emulator, string) {
+	t.Helper()
+	chk := ghconform.New(t, nil, opts...)
+	return emulator.NewTestServer(t, seed, emulator.WithRequestHook(chk.Check))
+}
+
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	if err := realMain(context.Background(), []string{"demo"}, &out, &errb, noEnv); err != nil {
+	// The demo's own emulator is out of reach: check its daemon's requests
+	// on the client side.
+	c := cli{stdout: &out, stderr: &errb, getenv: noEnv, transport: ghconform.New(t, http.DefaultTransport)}
+	if err := c.run(context.Background(), []string{"demo"}); err != nil {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
 	s := out.String()
@@ -186,7 +204,7 @@ func newChildSetup(t *testing.T) *childSetup {
 	uc := "GitHub Actions - octo/app GROO_PAT"
 	hourAgo := time.Now().Add(-time.Hour)
 	expires := time.Now().Add(30 * 24 * time.Hour)
-	emu, url := emulator.NewTestServer(t, emulator.Seed{
+	emu, url := conformingServer(t, emulator.Seed{
 		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{
 			{Name: "pat-rotator bot", Secret: bot, CreatedAt: &hourAgo},
 			{Name: uc, Secret: boot, CreatedAt: &hourAgo, ExpiresAt: &expires},

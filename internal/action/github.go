@@ -50,6 +50,7 @@ func newGitHubClient(ctx context.Context, in *Inputs, hc *http.Client, mask func
 	}
 
 	itr := ghinstallation.NewFromAppsTransport(atr, inst.GetID())
+	emptyTokenOptions(&itr.InstallationTokenOptions)
 	tok, err := itr.Token(ctx) // fetch now, to mask it before any request uses it
 	if err != nil {
 		return nil, &appError{AppID: in.AppID, Owner: owner, Step: fmt.Sprintf("create installation token (installation %d)", inst.GetID()), Err: err}
@@ -59,6 +60,15 @@ func newGitHubClient(ctx context.Context, in *Inputs, hc *http.Client, mask func
 	c.BaseURL = base
 	return c, nil
 }
+
+// emptyTokenOptions gives an installation transport empty token options.
+// Left nil, ghinstallation sends the JSON body null with
+// POST /app/installations/{id}/access_tokens, which GitHub's OpenAPI
+// description does not allow (the body, when there is one, is an object);
+// empty options send {}: a token with all the installation's permissions
+// and repositories, as before. Generic so that the options' type, from the
+// go-github version ghinstallation uses, need not be imported.
+func emptyTokenOptions[T any](p **T) { *p = new(T) }
 
 func installationOwner(t ghsecret.Target) string {
 	if t.Org != "" {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
 )
 
@@ -60,6 +62,9 @@ type step struct {
 	env    map[string]string // runner variables besides the files; nil: a typical run
 	noEnv  bool              // no GITHUB_ENV file
 	now    func() time.Time  // the engine's clock; nil: the real one
+	// noGitHub lets the step make no GitHub request: the conformance check
+	// otherwise fails a step through which none went (see conformingClient).
+	noGitHub bool
 }
 
 // stepResult is what the runner would see.
@@ -100,11 +105,25 @@ func runStep(t *testing.T, s step) stepResult {
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	deps := Deps{Log: log}
+	deps := Deps{Log: log, HTTPClient: conformingClient(t, s.noGitHub)}
 	deps.Engine.Now = s.now
 	err := Run(ctx, a, deps)
 	return stepResult{err: err, log: log.String(), outputs: readFileCommands(t, files["GITHUB_OUTPUT"]),
 		env: readFileCommands(t, files["GITHUB_ENV"]), summary: readFile(t, files["GITHUB_STEP_SUMMARY"])}
+}
+
+// conformingClient is the step's HTTP client, which carries every request to
+// Groo and GitHub (Deps.HTTPClient): each GitHub request, the GitHub App's
+// included, is checked against GitHub's OpenAPI description, and the test
+// fails at its end on one that does not conform, or when no GitHub request
+// was made and noGitHub is false.
+func conformingClient(t *testing.T, noGitHub bool) *http.Client {
+	t.Helper()
+	var opts []ghconform.Option
+	if noGitHub {
+		opts = append(opts, ghconform.AllowNone())
+	}
+	return &http.Client{Transport: ghconform.New(t, http.DefaultTransport, opts...), Timeout: time.Minute}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -329,7 +348,7 @@ func TestRunRejectsBadInputsBeforeAnyRequest(t *testing.T) {
 			}
 			before := w.emu.State()
 			// No GITHUB_REPOSITORY nor GITHUB_ENV: the cases that test their absence need it.
-			res := runStep(t, step{inputs: in, env: map[string]string{}, noEnv: true})
+			res := runStep(t, step{inputs: in, env: map[string]string{}, noEnv: true, noGitHub: true})
 			var failed *FailedError
 			if !errors.As(res.err, &failed) {
 				t.Fatalf("err = %v, want a reported failure", res.err)
@@ -611,7 +630,7 @@ func TestRunAudit(t *testing.T) {
 	t.Run("without a GitHub credential", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, uc, "repo:octo/app", nil)
-		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""})})
+		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""}), noGitHub: true})
 		if res.err != nil || strings.Contains(res.log, "::error::") {
 			t.Fatalf("audit failed: %v\n%s", res.err, res.log)
 		}
@@ -629,7 +648,7 @@ func TestRunAudit(t *testing.T) {
 		w := newWorld(t, uc, "repo:octo/app", func(s *emulator.Seed) {
 			s.Groo.Tokens = append(s.Groo.Tokens, emulator.SeedToken{ID: "tok_stray", Name: uc, Secret: newPAT(t)})
 		})
-		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""})})
+		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""}), noGitHub: true})
 		var failed *FailedError
 		if !errors.As(res.err, &failed) {
 			t.Fatalf("err = %v, want the audit to fail", res.err)
@@ -772,7 +791,7 @@ func TestRunWithoutRunnerDefaults(t *testing.T) {
 	}
 	log := &lockedBuffer{}
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
-	if err := Run(context.Background(), a, Deps{Log: log}); err != nil {
+	if err := Run(context.Background(), a, Deps{Log: log, HTTPClient: conformingClient(t, false)}); err != nil {
 		t.Fatalf("run failed: %v\n%s", err, log)
 	}
 	st := w.emu.State()

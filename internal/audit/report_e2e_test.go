@@ -19,6 +19,7 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 )
@@ -175,7 +176,8 @@ func startEmulator(t *testing.T) e2eEnv {
 		}
 	}
 
-	ghc := github.NewClient(nil).WithAuthToken(e2eGitHubToken)
+	// Every GitHub request is checked against GitHub's OpenAPI description.
+	ghc := github.NewClient(ghconform.New(t, nil).Client()).WithAuthToken(e2eGitHubToken)
 	u, err := url.Parse(base + "/")
 	if err != nil {
 		t.Fatal(err)

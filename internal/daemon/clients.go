@@ -90,6 +90,7 @@ func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv fun
 			return nil, fmt.Errorf("%w: github app %d: private-key-file %s: %w", ErrCredential, app.ID, app.PrivateKeyFile, err)
 		}
 		itr.BaseURL = cfg.GitHub.APIURL
+		emptyTokenOptions(&itr.InstallationTokenOptions)
 		gh = github.NewClient(&http.Client{Transport: itr})
 	} else {
 		tok, err := readSecret("github", cfg.GitHub.TokenEnv, cfg.GitHub.TokenFile, getenv)
@@ -106,6 +107,15 @@ func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv fun
 	gh.BaseURL = u
 	return gh, nil
 }
+
+// emptyTokenOptions gives an installation transport empty token options.
+// Left nil, ghinstallation sends the JSON body null with
+// POST /app/installations/{id}/access_tokens, which GitHub's OpenAPI
+// description does not allow (the body, when there is one, is an object);
+// empty options send {}: a token with all the installation's permissions
+// and repositories, as before. Generic so that the options' type, from the
+// go-github version ghinstallation uses, need not be imported.
+func emptyTokenOptions[T any](p **T) { *p = new(T) }
 
 // newSecretsClient is the fleet's one ghsecret client for the credential:
 // it paces every mutating request of every target (GitHub's secondary limits

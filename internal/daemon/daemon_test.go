@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +25,7 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/ghconform"
 )
 
 // fleet is an emulator seeded for a set of targets, with the credentials
@@ -65,6 +70,19 @@ func newFleet(t testing.TB, repos int, bootstrap []string) *fleet {
 	}
 	f.emu, f.url = emulator.NewTestServer(t, seed)
 	return f
+}
+
+// conforming is the daemon's base transport in tests (Options.Transport,
+// under both API clients): every GitHub request is checked against GitHub's
+// OpenAPI description, Groo's pass unchecked, and the test fails at its end
+// on a request that does not conform or, unless opts allow it, when no
+// GitHub request was made. Benchmarks are not checked.
+func conforming(t testing.TB, opts ...ghconform.Option) http.RoundTripper {
+	t.Helper()
+	if tt, ok := t.(*testing.T); ok {
+		return ghconform.New(tt, http.DefaultTransport, opts...)
+	}
+	return http.DefaultTransport
 }
 
 // config writes a configuration for the fleet with the given extra YAML
@@ -148,9 +166,10 @@ targets:
 		t.Fatal(err)
 	}
 	d, err := New(context.Background(), cfg, Options{
-		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
-		Getenv:   f.getenv,
-		Listener: ln,
+		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
+		Getenv:    f.getenv,
+		Transport: conforming(t),
+		Listener:  ln,
 		OnResult: func(tr TargetResult) {
 			// The target is still marked running: its use case is settled.
 			st := f.emu.State()
@@ -314,7 +333,7 @@ targets:
   - repository: octo/r2   # no live token: rotated at start
 `)
 	results := make(chan TargetResult, 10)
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, OnResult: func(tr TargetResult) { results <- tr }})
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), OnResult: func(tr TargetResult) { results <- tr }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +381,7 @@ targets:
   - repository: octo/app
 `)
 	clock := &testClock{t: time.Now()}
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Now: clock.Now})
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +453,7 @@ targets:
   - repository: octo/missing
   - repository: octo/r2
 `)
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv})
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +563,7 @@ func TestPlanChangesNothing(t *testing.T) {
   - repository: octo/app
   - {repository: octo/app, environment: prod/eu}
 `)
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv})
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +594,7 @@ func TestPlanChangesNothing(t *testing.T) {
 func TestReadyzBeforeRun(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 0, nil)
-	d, err := New(context.Background(), f.config(t, "targets: [{repository: octo/app}]\n"), Options{Getenv: f.getenv})
+	d, err := New(context.Background(), f.config(t, "targets: [{repository: octo/app}]\n"), Options{Getenv: f.getenv, Transport: conforming(t, ghconform.AllowNone())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,5 +605,55 @@ func TestReadyzBeforeRun(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("GET %s = %d, want %d", path, rec.Code, want)
 		}
+	}
+}
+
+// The daemon as a GitHub App: ghinstallation mints the installation token
+// (POST /app/installations/{id}/access_tokens, which the conformance check
+// holds to GitHub's description like every other request) and the
+// rotation writes the secret with it.
+func TestRotateOnceAsGitHubApp(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	f := newFleet(t, 0, []string{uc})
+	if err := f.emu.Seed(emulator.Seed{GitHub: emulator.GitHubSeed{
+		Apps: []emulator.SeedApp{{ID: 42, Installations: []emulator.SeedInstallation{{ID: 7, Account: "octo"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemFile := filepath.Join(f.dir, "app.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`groo: {api-url: %q, token-env: TEST_GROO_PAT}
+github: {api-url: %q, app: {id: 42, installation-id: 7, private-key-file: %q}, mutation-interval: 10ms}
+store: sqlite://%s
+listen: ""
+defaults: {ttl: 72h, revoke-grace: 0s}
+targets: [{repository: octo/app}]
+`, f.url, f.url, pemFile, filepath.Join(f.dir, "state.db"))
+	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	if err != nil {
+		t.Fatalf("config:\n%v", err)
+	}
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	results, err := d.RotateOnce(context.Background(), nil)
+	if err != nil || len(results) != 1 || results[0].Err != nil {
+		t.Fatalf("RotateOnce = %+v, %v", results, err)
+	}
+	st := f.emu.State()
+	if st.Hits[emulator.RouteAppToken] != 1 {
+		t.Errorf("hits %v: want one installation token", st.Hits)
+	}
+	sec, ok := st.Secret("repo:octo/app", "GROO_PAT")
+	if tok, found := st.TokenBySecret(sec.Value); !ok || !found || !tok.Live(st.Now) || tok.Name != uc {
+		t.Errorf("secret %+v holds %+v, want a live token of %q", sec, tok, uc)
 	}
 }

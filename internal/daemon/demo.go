@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,6 +33,15 @@ const (
 	demoClockMargin = 100 * time.Millisecond
 )
 
+// DemoOptions are the demo's seams. The zero value is `pat-rotator demo`.
+type DemoOptions struct {
+	Logger *slog.Logger // every step, as the daemon logs it (discard)
+	// Transport is the base transport of the demo daemon's Groo and GitHub
+	// clients (http.DefaultTransport), as Options.Transport: tests check
+	// the GitHub requests there.
+	Transport http.RoundTripper
+}
+
 // Demo is `pat-rotator demo`, the README's first command: it starts the
 // Groo and GitHub emulators in process on loopback, seeds three targets with
 // bootstrap tokens, rotates them twice through the real code path (the
@@ -39,7 +49,8 @@ const (
 // leases, metrics), prints what happened and the audit history, and checks
 // on the emulator that every secret holds a live token. It prints no token
 // whole: ids and last fours only.
-func Demo(ctx context.Context, w io.Writer, log *slog.Logger) error {
+func Demo(ctx context.Context, w io.Writer, opts DemoOptions) error {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -108,7 +119,7 @@ targets:
 		return fmt.Errorf("demo: configuration: %w", err)
 	}
 	cred, _ := groo.ParseToken(botPAT)
-	d, err := New(ctx, cfg, Options{Logger: log, Getenv: getenv})
+	d, err := New(ctx, cfg, Options{Logger: log, Getenv: getenv, Transport: opts.Transport})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

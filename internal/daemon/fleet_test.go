@@ -115,7 +115,7 @@ targets:
 `+targets.String())
 	cfg.GitHub.MutationInterval = mutationInterval
 	f.emu.SetRateLimits(fleetLimits())
-	rl := &requestLog{base: http.DefaultTransport}
+	rl := &requestLog{base: conforming(t)}
 	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: rl})
 	if err != nil {
 		t.Fatal(err)

@@ -69,10 +69,24 @@ func WithClock(now func() time.Time) Option { return func(e *Emulator) { e.clock
 // WithLogger sets the logger. Token values never reach it.
 func WithLogger(l *slog.Logger) Option { return func(e *Emulator) { e.log = l } }
 
+// WithRequestHook calls hook with every request the emulator receives
+// (Groo, GitHub and admin alike), before it is handled: a test can validate
+// what a client it does not hold sent, such as a built binary run as a
+// subprocess (ghconform.Checker.Check fits). body is the request's body, nil
+// when it has none; the handler reads it all the same. hook runs on the
+// server's goroutines, concurrently, and must not keep r or body.
+//
+// With a hook, admin requests' bodies are buffered too, under the same 1 MiB
+// limit as the APIs' (decoding them applies that limit anyway).
+func WithRequestHook(hook func(r *http.Request, body []byte)) Option {
+	return func(e *Emulator) { e.hook = hook }
+}
+
 // Emulator holds the state of both emulated services. Create it with New.
 type Emulator struct {
 	clock func() time.Time
 	log   *slog.Logger
+	hook  func(*http.Request, []byte)
 
 	mu sync.Mutex
 
@@ -336,8 +350,17 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ghPrefix = "/api/v3"
 		path = strings.TrimPrefix(path, "/api/v3")
 	}
-	if !strings.HasPrefix(path, "/_emulator/") && !bufferBody(w, r) {
-		return
+	if !strings.HasPrefix(path, "/_emulator/") || e.hook != nil {
+		body, ok := bufferBody(w, r)
+		if !ok {
+			return
+		}
+		if e.hook != nil {
+			e.hook(r, body)
+			if body != nil {
+				r.Body = io.NopCloser(bytes.NewReader(body)) // whatever the hook did to r.Body
+			}
+		}
 	}
 	switch {
 	case strings.HasPrefix(path, "/_emulator/"):
@@ -351,18 +374,19 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // bufferBody reads the request body up front: net/http notices that a client
 // went away (and cancels r.Context()) only once the body is consumed, and
-// latency faults must end early when the client gives up.
-func bufferBody(w http.ResponseWriter, r *http.Request) bool {
+// latency faults must end early when the client gives up. It returns the
+// body (nil when there is none) and false when it answered the request.
+func bufferBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return true
+		return nil, true
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, "request body: "+err.Error(), http.StatusRequestEntityTooLarge)
-		return false
+		return nil, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
-	return true
+	return b, true
 }
 
 // takeFaults consumes the faults matching one request and merges them:

@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// NewTestServer starts a seeded emulator on 127.0.0.1 and closes it when the
-// test ends. It returns the emulator and its base URL (http://127.0.0.1:PORT).
-func NewTestServer(t testing.TB, seed Seed) (*Emulator, string) {
+// NewTestServer starts a seeded emulator, built with opts, on 127.0.0.1 and
+// closes it when the test ends. It returns the emulator and its base URL
+// (http://127.0.0.1:PORT).
+func NewTestServer(t testing.TB, seed Seed, opts ...Option) (*Emulator, string) {
 	t.Helper()
-	e := New()
+	e := New(opts...)
 	if err := e.Seed(seed); err != nil {
 		t.Fatalf("emulator seed: %v", err)
 	}

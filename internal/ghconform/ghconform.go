@@ -8,6 +8,28 @@
 // `npm ci --prefix internal/ghconform/testdata` (make test-deps). It is
 // loaded once per process; loading and indexing its ~13 MB takes a few
 // seconds (LoadDuration reports it).
+//
+// # Which requests are GitHub's
+//
+// The project's tests point one HTTP client, or one emulator, at Groo and
+// GitHub alike, so the checker tells them apart by path. A request is not
+// GitHub's, and passes unchecked, when its path is
+//
+//   - /v1 or under /v1/: the Groo Accounts API (the emulator serves Groo
+//     there, and GitHub's description has no path under /v1);
+//   - under /_emulator/ or /api/v3/_emulator/: the emulator's admin API.
+//
+// Every other path is GitHub's, with or without GitHub Enterprise Server's
+// /api/v3 prefix, and must match an operation of the description.
+// TestNonGitHubPathsAreNotInTheDescription holds the description to this.
+//
+// # Where requests are checked
+//
+// A Checker checks requests on the client side as an http.RoundTripper
+// (New, then Checker.Client or the Checker itself as a transport), or on
+// the server side through Checker.Check, for a server that sees requests
+// the test cannot reach the client of (a built binary run as a
+// subprocess): emulator.WithRequestHook(chk.Check).
 package ghconform
 
 import (
@@ -143,6 +165,21 @@ func specPath(escaped string) (string, error) {
 	return p, nil
 }
 
+// IsGitHub reports whether a request with this escaped path is one of
+// GitHub's, which the checker validates, rather than Groo's (/v1, /v1/...)
+// or the emulator's admin API (/_emulator/..., also after /api/v3). See the
+// package documentation.
+func IsGitHub(escapedPath string) bool {
+	if escapedPath == "/v1" || strings.HasPrefix(escapedPath, "/v1/") {
+		return false
+	}
+	p := escapedPath
+	if rest, ok := strings.CutPrefix(p, "/api/v3"); ok && (rest == "" || rest[0] == '/') {
+		p = rest
+	}
+	return !strings.HasPrefix(p, "/_emulator/")
+}
+
 var filterOptions = &openapi3filter.Options{
 	AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
 	MultiError:                        true,
@@ -151,9 +188,13 @@ var filterOptions = &openapi3filter.Options{
 
 // Validate checks one request against the description: nil when GitHub's
 // description has an operation for it and its parameters and JSON body
-// satisfy that operation. It reads the body; callers that forward the
-// request afterwards must give it a fresh one (Checker does).
+// satisfy that operation, and nil for a request that is not GitHub's
+// (IsGitHub), which it does not check. It reads the body; callers that
+// forward the request afterwards must give it a fresh one (Checker does).
 func Validate(req *http.Request) error {
+	if !IsGitHub(req.URL.EscapedPath()) {
+		return nil
+	}
 	r, err := load()
 	if err != nil {
 		return err
@@ -197,24 +238,40 @@ func validate(ctx context.Context, r routers.Router, req *http.Request, body []b
 	return nil
 }
 
-// Checker is an http.RoundTripper that validates every request before
-// passing it on. Failures do not stop the request (the server's answer is
-// still useful); they fail the test at its end.
+// Checker is an http.RoundTripper that validates every GitHub request
+// before passing it on, and passes any other request (IsGitHub) on
+// unchecked. Failures do not stop the request (the server's answer is still
+// useful); they fail the test at its end. Check does the same for requests
+// a server received.
 type Checker struct {
-	next http.RoundTripper
-	r    routers.Router
+	next      http.RoundTripper
+	r         routers.Router
+	allowNone bool
 
 	mu       sync.Mutex
-	n        int
+	n        int // GitHub requests validated
+	other    int // requests that were not GitHub's
 	failures []string
 }
 
 var _ http.RoundTripper = (*Checker)(nil)
 
+// Option configures New.
+type Option func(*Checker)
+
+// AllowNone lets a test pass through which no GitHub request went, for a
+// test that makes none on purpose (an input refused before any request, an
+// audit without a GitHub credential). Without it, a checker that checked
+// nothing fails the test: it proves nothing, and usually means it is not
+// the GitHub client's transport. Requests that do go through are checked
+// all the same.
+func AllowNone() Option { return func(c *Checker) { c.allowNone = true } }
+
 // New returns a Checker in front of next (http.DefaultTransport when nil).
-// At t's cleanup it fails t if any request did not conform, or if no request
-// went through it (a checker that checks nothing proves nothing).
-func New(t testing.TB, next http.RoundTripper) *Checker {
+// At t's cleanup it fails t if any GitHub request did not conform, or if no
+// GitHub request went through it (unless AllowNone). It logs how many
+// requests it validated.
+func New(t testing.TB, next http.RoundTripper, opts ...Option) *Checker {
 	t.Helper()
 	r, err := load()
 	if err != nil {
@@ -224,11 +281,16 @@ func New(t testing.TB, next http.RoundTripper) *Checker {
 		next = http.DefaultTransport
 	}
 	c := &Checker{next: next, r: r}
+	for _, o := range opts {
+		o(c)
+	}
 	t.Cleanup(func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.n == 0 {
-			t.Errorf("ghconform: no request went through the checker; make it the GitHub client's transport")
+		t.Logf("ghconform: %d GitHub request(s) validated against GitHub's OpenAPI description, %d failed; %d other request(s) passed unchecked",
+			c.n, len(c.failures), c.other)
+		if c.n == 0 && !c.allowNone {
+			t.Errorf("ghconform: no GitHub request went through the checker; make it the GitHub client's transport (or the emulator's request hook), or pass ghconform.AllowNone() if the test makes none")
 		}
 		for _, f := range c.failures {
 			t.Errorf("ghconform: request does not conform to GitHub's OpenAPI description: %s", f)
@@ -237,8 +299,36 @@ func New(t testing.TB, next http.RoundTripper) *Checker {
 	return c
 }
 
-// RoundTrip validates req, then sends it on unchanged.
+// Check validates a request as a server received it, body being its body
+// (nil when none), and records the outcome as RoundTrip does: the signature
+// of emulator.WithRequestHook. It neither reads nor changes r.Body. It is
+// safe for concurrent use.
+func (c *Checker) Check(r *http.Request, body []byte) {
+	c.record(r, body)
+}
+
+func (c *Checker) record(req *http.Request, body []byte) {
+	if !IsGitHub(req.URL.EscapedPath()) {
+		c.mu.Lock()
+		c.other++
+		c.mu.Unlock()
+		return
+	}
+	verr := validate(req.Context(), c.r, req, body)
+	c.mu.Lock()
+	c.n++
+	if verr != nil {
+		c.failures = append(c.failures, verr.Error())
+	}
+	c.mu.Unlock()
+}
+
+// RoundTrip validates req if it is GitHub's, then sends it on unchanged.
 func (c *Checker) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !IsGitHub(req.URL.EscapedPath()) {
+		c.record(req, nil)
+		return c.next.RoundTrip(req)
+	}
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
@@ -248,13 +338,7 @@ func (c *Checker) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body = b
 	}
-	verr := validate(req.Context(), c.r, req, body)
-	c.mu.Lock()
-	c.n++
-	if verr != nil {
-		c.failures = append(c.failures, verr.Error())
-	}
-	c.mu.Unlock()
+	c.record(req, body)
 
 	out := req.Clone(req.Context())
 	if body != nil {
@@ -268,11 +352,18 @@ func (c *Checker) RoundTrip(req *http.Request) (*http.Response, error) {
 // Client is an *http.Client whose transport is c.
 func (c *Checker) Client() *http.Client { return &http.Client{Transport: c} }
 
-// Requests is how many requests went through c.
+// Requests is how many GitHub requests c validated.
 func (c *Checker) Requests() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// Others is how many requests that were not GitHub's passed c unchecked.
+func (c *Checker) Others() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.other
 }
 
 // Failures lists the requests that did not conform, with the reasons.

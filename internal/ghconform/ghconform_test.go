@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/groo/pat-action/internal/emulator"
 )
 
 const sealed = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" // any standard base64
@@ -142,8 +144,148 @@ func TestCheckerFailsWhenNothingWasChecked(t *testing.T) {
 	ftb := &fakeTB{TB: t}
 	New(ftb, nil)
 	ftb.runCleanups()
-	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "no request") {
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "no GitHub request") {
 		t.Fatalf("checker reported %q, want a failure for zero requests", ftb.errs)
+	}
+}
+
+func TestIsGitHub(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]bool{
+		"/repos/octo/app/actions/secrets/public-key":        true,
+		"/api/v3/repos/octo/app/actions/secrets/public-key": true,
+		"/app/installations/7/access_tokens":                true,
+		"/":                                                 true,
+		"/api/v3/v1/account/tokens":                         true, // GitHub Enterprise Server's prefix: GitHub's, and no operation
+		"/v1x":                                              true,
+		"/v1":                                               false,
+		"/v1/account/tokens":                                false,
+		"/v1/account/tokens/tok_1":                          false,
+		"/_emulator/state":                                  false,
+		"/api/v3/_emulator/state":                           false,
+	} {
+		if got := IsGitHub(path); got != want {
+			t.Errorf("IsGitHub(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// TestNonGitHubPathsAreNotInTheDescription holds GitHub's description to
+// the rule that tells Groo's and the emulator's requests apart (IsGitHub):
+// no operation of GitHub's lives where they do.
+func TestNonGitHubPathsAreNotInTheDescription(t *testing.T) {
+	t.Parallel()
+	p, err := SpecPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Paths) < 500 {
+		t.Fatalf("only %d paths in the description", len(doc.Paths))
+	}
+	for path := range doc.Paths {
+		if !IsGitHub(path) || strings.HasPrefix(path, "/api/") {
+			t.Errorf("GitHub's description has %s, which the checker would not treat as GitHub's", path)
+		}
+	}
+	// And through the router: nothing under /v1 is an operation of GitHub's.
+	r, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/v1", "/v1/account/tokens", "/v1/auth/me", "/v1/account/tokens/tok_1", "/_emulator/state"} {
+		for _, m := range []string{"GET", "POST", "DELETE"} {
+			req := httptest.NewRequest(m, "https://api.github.com"+target, nil)
+			if route, _, err := r.FindRoute(req); err == nil {
+				t.Errorf("%s %s is GitHub's operation %s", m, target, route.Operation.OperationID)
+			}
+		}
+	}
+}
+
+// TestCheckerPassesOtherRequestsUnchecked: Groo's and the admin API's
+// requests reach the server unchanged, are not validated, and do not count
+// as GitHub requests.
+func TestCheckerPassesOtherRequestsUnchecked(t *testing.T) {
+	t.Parallel()
+	var got []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+" "+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+
+	ftb := &fakeTB{TB: t}
+	c := New(ftb, srv.Client().Transport)
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/account/tokens", `{"name":"uc","expires_in":"not what GitHub would take"}`},
+		{"GET", "/v1/auth/me", ""},
+		{"POST", "/_emulator/faults", `[]`},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, body)
+		resp, err := c.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if c.Requests() != 0 || c.Others() != 3 {
+		t.Errorf("Requests() = %d, Others() = %d; want 0 and 3", c.Requests(), c.Others())
+	}
+	if len(got) != 3 || !strings.HasSuffix(got[0], `"not what GitHub would take"}`) {
+		t.Errorf("server saw %q", got)
+	}
+	ftb.runCleanups()
+	// Only GitHub requests count: none went through.
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "no GitHub request") {
+		t.Fatalf("checker reported %q, want only the failure for zero GitHub requests", ftb.errs)
+	}
+}
+
+func TestAllowNone(t *testing.T) {
+	t.Parallel()
+	ftb := &fakeTB{TB: t}
+	New(ftb, nil, AllowNone())
+	ftb.runCleanups()
+	if len(ftb.errs) != 0 {
+		t.Fatalf("checker reported %q with AllowNone", ftb.errs)
+	}
+	// AllowNone excuses zero requests, not a bad one.
+	ftb = &fakeTB{TB: t}
+	c := New(ftb, nil, AllowNone())
+	req := httptest.NewRequest("PUT", "/repos/octo/app/actions/secrets/GROO_PAT", nil)
+	req.Header.Set("Content-Type", "application/json")
+	c.Check(req, []byte(`{"encrypted_value":"`+sealed+`"}`))
+	ftb.runCleanups()
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "key_id") {
+		t.Fatalf("checker reported %q, want one failure about key_id", ftb.errs)
+	}
+}
+
+func TestValidateSkipsOtherRequests(t *testing.T) {
+	t.Parallel()
+	for _, target := range []string{"/v1/account/tokens", "/_emulator/seed", "/api/v3/_emulator/state"} {
+		req := httptest.NewRequest("POST", "http://127.0.0.1:1"+target, strings.NewReader(`{"anything":true}`))
+		if err := Validate(req); err != nil {
+			t.Errorf("Validate(%s) = %v, want nil: not GitHub's", target, err)
+		}
 	}
 }
 
@@ -228,4 +370,46 @@ func canon(b json.RawMessage) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// TestCheckAsEmulatorHook: on the server side, through the emulator's
+// request hook, the checker judges what any client sent, and the emulator
+// still serves it.
+func TestCheckAsEmulatorHook(t *testing.T) {
+	t.Parallel()
+	ftb := &fakeTB{TB: t}
+	c := New(ftb, nil)
+	_, base := emulator.NewTestServer(t, emulator.Seed{GitHub: emulator.GitHubSeed{Tokens: []string{"ghp_hook"}, Repositories: []string{"octo/app"}}},
+		emulator.WithRequestHook(c.Check))
+	send := func(method, path, body string) int {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Authorization", "Bearer ghp_hook")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := send("GET", "/repos/octo/app/actions/secrets/public-key", ""); s != 200 {
+		t.Fatalf("public key: %d", s)
+	}
+	// No key_id: the emulator answers (422), the checker records a failure.
+	send("PUT", "/api/v3/repos/octo/app/actions/secrets/GROO_PAT", `{"encrypted_value":"`+sealed+`"}`)
+	send("GET", "/v1/auth/me", "")
+	send("GET", "/_emulator/state", "")
+	if c.Requests() != 2 || c.Others() != 2 {
+		t.Errorf("Requests() = %d, Others() = %d; want 2 and 2", c.Requests(), c.Others())
+	}
+	ftb.runCleanups()
+	if len(ftb.errs) != 1 || !strings.Contains(ftb.errs[0], "key_id") {
+		t.Fatalf("checker reported %q, want one failure about key_id", ftb.errs)
+	}
 }
