@@ -312,6 +312,9 @@ func (c *Client) orgAccess(ctx context.Context, t Target) (string, []int64, erro
 	}
 	switch t.Visibility {
 	case "selected":
+		if t.SelectedRepositories == nil {
+			return "selected", t.SelectedRepositoryIDs, nil
+		}
 		ids, err := c.ResolveRepositoryIDs(ctx, t.Org, t.SelectedRepositories)
 		return "selected", ids, err
 	case "all", "private":

@@ -40,6 +40,10 @@ type Target struct {
 	// existing selection.
 	Visibility           string
 	SelectedRepositories []string // repository names within Org
+	// SelectedRepositoryIDs, when set with visibility "selected", are the
+	// ids to write as they are (what the secret had, read just before):
+	// the write then needs no lookup on its critical path.
+	SelectedRepositoryIDs []int64
 }
 
 // Validate checks that the fields the scope needs are present and that the
@@ -73,7 +77,7 @@ func (t Target) Validate() error {
 	if t.Visibility != "" && t.Scope != ScopeOrganization && t.Scope != ScopeDependabotOrganization {
 		return fmt.Errorf("visibility is only for organization secrets (scope is %q)", t.Scope)
 	}
-	if t.Visibility == "selected" && t.SelectedRepositories == nil {
+	if t.Visibility == "selected" && t.SelectedRepositories == nil && t.SelectedRepositoryIDs == nil {
 		return fmt.Errorf("visibility selected needs selected-repositories (else GitHub removes every repository from the secret)")
 	}
 	if t.SelectedRepositories != nil && t.Scope != ScopeOrganization && t.Scope != ScopeDependabotOrganization {

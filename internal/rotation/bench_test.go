@@ -16,27 +16,40 @@ import (
 // sequential calls: 7 or more).
 func BenchmarkRotation(b *testing.B) {
 	const L = 20 * time.Millisecond
-	var total time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		f := newFixture(b, fixtureOpts{})
-		e := f.engine(b, 5*time.Second)
-		e.Config.WriteWindow = time.Minute
-		f.emu.SetFaults([]emulator.Fault{{Route: "*", Latency: L}})
-		b.StartTimer()
-		start := time.Now()
-		res, err := e.Rotate(context.Background(), f.request())
-		total += time.Since(start)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(res.Revoked) != 1 {
-			b.Fatalf("revoked %v", res.Revoked)
-		}
+	targets := []ghsecret.Target{
+		defaultTarget(),
+		{Scope: ghsecret.ScopeEnvironment, Owner: "octo", Repo: "app", Environment: "prod/eu", Name: "GROO_PAT"},
+		{Scope: ghsecret.ScopeOrganization, Org: "octo", Name: "GROO_PAT"},
 	}
-	rtts := float64(total) / float64(b.N) / float64(L)
-	b.ReportMetric(rtts, "rotation-rtts")
-	fmt.Printf("rotation-rtts %.2f\n", rtts)
+	for _, tg := range targets {
+		b.Run(string(tg.Scope), func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				f := newFixture(b, fixtureOpts{target: tg})
+				e := f.engine(b, 5*time.Second)
+				e.Config.WriteWindow = time.Minute
+				f.emu.SetFaults([]emulator.Fault{{Route: "*", Latency: L}})
+				b.StartTimer()
+				start := time.Now()
+				res, err := e.Rotate(context.Background(), f.request())
+				total += time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Revoked) != 1 {
+					b.Fatalf("revoked %v", res.Revoked)
+				}
+			}
+			rtts := float64(total) / float64(b.N) / float64(L)
+			b.ReportMetric(rtts, "rotation-rtts")
+			if tg.Scope == ghsecret.ScopeRepository {
+				fmt.Printf("rotation-rtts %.2f\n", rtts)
+			} else {
+				fmt.Printf("rotation-rtts-%s %.2f\n", tg.Scope, rtts)
+			}
+		})
+	}
 }
 
 // BenchmarkSealToken is the sealing cost per rotation (a 73-byte token).

@@ -336,8 +336,11 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 			return nil, a.fail(ctx, StepRead, fmt.Errorf("public key of %s: %w", a.target, errors.Join(rr.keyErr, err)), &a.res.New, false, left)
 		}
 	}
+	target := req.Target
 	if rr.metaErr != nil {
 		a.log.Warn("secret metadata unavailable", "error", rr.metaErr.Error())
+	} else {
+		target = keepAccess(target, rr.meta)
 	}
 
 	// 3. write, only within the write window of the mint.
@@ -348,7 +351,7 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 		return nil, a.fail(ctx, StepWrite, fmt.Errorf("write window of %s passed before the write could start", cfg.WriteWindow), &a.res.New, false, left)
 	}
 	wctx, cancelWrite := context.WithTimeout(ctx, remaining)
-	put, err := e.Secrets.Put(wctx, req.Target, key, []byte(tok.Reveal()))
+	put, err := e.Secrets.Put(wctx, target, key, []byte(tok.Reveal()))
 	cancelWrite()
 	a.step(StepWrite)
 	if err != nil {
@@ -383,6 +386,30 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	a.log.Info("rotated", "revoked", strings.Join(a.res.Revoked, ","), "pending", strings.Join(a.res.Pending, ","),
 		"too_recent", strings.Join(a.res.TooRecent, ","))
 	return a.res, nil
+}
+
+// keepAccess carries an organization secret's visibility and repositories,
+// read in parallel with the mint, into the write when the request leaves
+// them unset: the secret keeps its audience, and the write needs no second
+// read on the critical path.
+func keepAccess(t ghsecret.Target, md ghsecret.Metadata) ghsecret.Target {
+	if t.Scope != ghsecret.ScopeOrganization && t.Scope != ghsecret.ScopeDependabotOrganization {
+		return t
+	}
+	if t.Visibility != "" || t.SelectedRepositories != nil {
+		return t
+	}
+	switch {
+	case !md.Exists:
+		t.Visibility = "private"
+	case md.Visibility == "all" || md.Visibility == "private":
+		t.Visibility = md.Visibility
+	case md.Visibility == "selected" && md.SelectedRepositoryIDs != nil:
+		t.Visibility = "selected"
+		t.SelectedRepositoryIDs = md.SelectedRepositoryIDs
+	}
+	// Anything else stays unset, and the client reads it again itself.
+	return t
 }
 
 // older returns the live tokens of the use case other than the new one.

@@ -335,3 +335,35 @@ func TestWriteWindowPassed(t *testing.T) {
 		t.Errorf("I4: %d live tokens", len(live))
 	}
 }
+
+// TestOrganizationSecretKeepsItsAudience: a rotation that is not told the
+// visibility keeps the secret's "selected" repositories (GitHub would drop
+// them all on a write without the ids).
+func TestOrganizationSecretKeepsItsAudience(t *testing.T) {
+	t.Parallel()
+	tg := ghsecret.Target{Scope: ghsecret.ScopeOrganization, Org: "octo", Name: "GROO_PAT"}
+	f := newFixture(t, fixtureOpts{target: tg})
+	e := f.engine(t, 0)
+	// Share the seeded secret with octo/docs only, through the real client.
+	ids, err := e.Secrets.(*ghsecret.Client).ResolveRepositoryIDs(context.Background(), "octo", []string{"docs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := tg
+	sel.Visibility, sel.SelectedRepositoryIDs = "selected", ids
+	key, err := e.Secrets.PublicKey(context.Background(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Secrets.Put(context.Background(), sel, key, []byte(f.cred.Reveal())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Rotate(context.Background(), f.request()); err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := f.checkI1(t).Secret(tg.Key(), tg.Name)
+	if sec.Visibility != "selected" || fmt.Sprint(sec.SelectedRepositoryIDs) != fmt.Sprint(ids) {
+		t.Errorf("after the rotation: visibility %q ids %v, want selected %v", sec.Visibility, sec.SelectedRepositoryIDs, ids)
+	}
+	f.checkI3(t)
+}
