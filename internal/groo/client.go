@@ -39,17 +39,8 @@ const (
 // no credential: every call takes the token it authenticates with, because a
 // rotation switches credential half-way (DESIGN.md, verify).
 type Client struct {
-	base          string
-	hc            *http.Client
-	userAgent     string
-	attempts      int
-	initial       time.Duration
-	max           time.Duration
-	maxRetryAfter time.Duration
-	timeout       time.Duration
-	log           *slog.Logger
-	sleep         func(context.Context, time.Duration) error
-	now           func() time.Time
+	settings        // resolved: baseURL checked, hc a private copy, log set
+	base     string // baseURL without its trailing slash
 }
 
 type settings struct {
@@ -160,23 +151,11 @@ func New(opts ...Option) (*Client, error) {
 	}
 	hc.Jar = nil
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	log := s.log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{
-		base:          base,
-		hc:            &hc,
-		userAgent:     s.userAgent,
-		attempts:      s.attempts,
-		initial:       s.initial,
-		max:           s.max,
-		maxRetryAfter: s.maxRetryAfter,
-		timeout:       s.timeout,
-		log:           log,
-		sleep:         s.sleep,
-		now:           s.now,
-	}, nil
+	s.hc = &hc
+	return &Client{settings: s, base: base}, nil
 }
 
 // resolveBaseURL applies option > GROO_ACCOUNTS_URL > default and checks the
