@@ -24,9 +24,11 @@ import (
 )
 
 // Test timing: a write window short enough that a second run can settle
-// what the first left, without the suite waiting minutes.
+// what the first left without the suite waiting minutes, and long enough
+// that a loaded machine (the race detector, parallel packages) still writes
+// within it.
 const (
-	testWindow = 600 * time.Millisecond
+	testWindow = 1500 * time.Millisecond
 	testMargin = 50 * time.Millisecond
 	ghToken    = "ghs_rotationtest0000000000000000000000"
 )
