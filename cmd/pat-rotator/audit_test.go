@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -45,20 +43,9 @@ const (
 )
 
 // patFor is a deterministic Groo PAT for a seeded id.
-func patFor(id string) string {
-	sum := sha256.Sum256([]byte("pat-rotator audit test " + id))
-	return groo.Prefix + hex.EncodeToString(sum[:])
-}
+func patFor(id string) string { return testkit.PATFor("pat-rotator audit test " + id) }
 
-func at(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-func atP(s string) *time.Time { t := at(s); return &t }
+var at, atP = testkit.Time, testkit.TimeP
 
 type seedTok struct {
 	id, name, created string
@@ -108,14 +95,6 @@ var auditSecrets = []struct{ scope, token, at string }{
 	{"repo:octo/web", "tok_web_01", "2026-03-10T03:00:05Z"},
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(s string)   { c.mu.Lock(); defer c.mu.Unlock(); c.now = at(s) }
-
 type auditSetup struct {
 	emu    *emulator.Emulator
 	config string
@@ -128,8 +107,8 @@ type auditSetup struct {
 // to GitHub's OpenAPI description, and one must come unless opts allow none.
 func newAuditSetup(t *testing.T, opts ...ghconform.Option) *auditSetup {
 	t.Helper()
-	ck := &clock{}
-	ck.Set("2025-06-01T00:00:00Z")
+	ck := &testkit.Clock{}
+	ck.Set(at("2025-06-01T00:00:00Z"))
 	chk := ghconform.New(t, nil, opts...) // before the server: it reports after the shutdown
 	emu := emulator.New(emulator.WithClock(ck.Now), emulator.WithRequestHook(chk.Check))
 	base, shutdown, err := emulator.Start("127.0.0.1:0", emu)
@@ -154,7 +133,7 @@ func newAuditSetup(t *testing.T, opts ...ghconform.Option) *auditSetup {
 		t.Fatal(err)
 	}
 	for _, s := range auditSecrets {
-		ck.Set(s.at)
+		ck.Set(at(s.at))
 		if err := emu.Seed(emulator.Seed{GitHub: emulator.GitHubSeed{Secrets: []emulator.SeedSecret{
 			{Scope: s.scope, Name: "GROO_PAT", Value: patFor(s.token)}}}}); err != nil {
 			t.Fatal(err)
@@ -167,7 +146,7 @@ func newAuditSetup(t *testing.T, opts ...ghconform.Option) *auditSetup {
 	}
 	for _, st := range auditTokens {
 		for _, when := range st.usedAt {
-			ck.Set(when)
+			ck.Set(at(when))
 			tok, err := groo.ParseToken(patFor(st.id))
 			if err != nil {
 				t.Fatal(err)
@@ -179,7 +158,7 @@ func newAuditSetup(t *testing.T, opts ...ghconform.Option) *auditSetup {
 	}
 	// The organization's secret cannot be read.
 	emu.SetFaults([]emulator.Fault{{Route: emulator.RouteSecretGet, Scope: "org:octo", Status: 403}})
-	ck.Set(auditNow.Format(time.RFC3339))
+	ck.Set(auditNow)
 
 	dir := t.TempDir()
 	db := filepath.Join(dir, "state.db")

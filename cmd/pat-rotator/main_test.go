@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 func noEnv(string) string { return "" }
@@ -183,12 +182,6 @@ func rotatorBinary(t *testing.T) string {
 	return binPath
 }
 
-func randomPAT() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return "groo_pat_" + hex.EncodeToString(b)
-}
-
 type childSetup struct {
 	emu    *emulator.Emulator
 	config string
@@ -200,7 +193,7 @@ type childSetup struct {
 
 func newChildSetup(t *testing.T) *childSetup {
 	t.Helper()
-	bot, ghTok, boot := randomPAT(), "ghs_"+strings.Repeat("k", 36), randomPAT()
+	bot, ghTok, boot := testkit.PAT(t), "ghs_"+strings.Repeat("k", 36), testkit.PAT(t)
 	uc := "GitHub Actions - octo/app GROO_PAT"
 	hourAgo := time.Now().Add(-time.Hour)
 	expires := time.Now().Add(30 * 24 * time.Hour)

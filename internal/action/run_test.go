@@ -1,9 +1,7 @@
 package action
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,40 +19,13 @@ import (
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // These tests hold the runner contract through go-githubactions' seams: the
 // inputs arrive as INPUT_* variables, commands go to the writer, outputs,
 // summary and env go to the runner's files, and the emulator stands in for
 // Groo and GitHub over real HTTP.
-
-// lockedBuffer is the step log: the Action and the engine's goroutines write
-// to it at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newPAT(t testing.TB) string {
-	t.Helper()
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return "groo_pat_" + hex.EncodeToString(b[:])
-}
 
 // step is one run of the Action.
 type step struct {
@@ -101,7 +72,7 @@ func runStep(t *testing.T, s step) stepResult {
 		// The runner's naming, which GetInput reads: upper case, hyphens kept.
 		vars["INPUT_"+strings.ToUpper(k)] = v
 	}
-	log := &lockedBuffer{}
+	log := &testkit.Buffer{}
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -187,7 +158,7 @@ const (
 
 func newWorld(t *testing.T, useCase, scopeKey string, mutate func(*emulator.Seed)) *world {
 	t.Helper()
-	old := newPAT(t)
+	old := testkit.PAT(t)
 	created := time.Now().Add(-time.Hour)
 	expires := time.Now().Add(6 * 24 * time.Hour)
 	seed := emulator.Seed{
@@ -646,7 +617,7 @@ func TestRunAudit(t *testing.T) {
 	t.Run("two live tokens", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, uc, "repo:octo/app", func(s *emulator.Seed) {
-			s.Groo.Tokens = append(s.Groo.Tokens, emulator.SeedToken{ID: "tok_stray", Name: uc, Secret: newPAT(t)})
+			s.Groo.Tokens = append(s.Groo.Tokens, emulator.SeedToken{ID: "tok_stray", Name: uc, Secret: testkit.PAT(t)})
 		})
 		res := runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGitHubToken: ""}), noGitHub: true})
 		var failed *FailedError
@@ -789,7 +760,7 @@ func TestRunWithoutRunnerDefaults(t *testing.T) {
 		"INPUT_GROO-TOKEN": w.oldPAT, "INPUT_GITHUB-TOKEN": writerToken,
 		"GITHUB_REPOSITORY": "octo/app", "GITHUB_API_URL": w.url, envGrooAccounts: w.url,
 	}
-	log := &lockedBuffer{}
+	log := &testkit.Buffer{}
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))
 	if err := Run(context.Background(), a, Deps{Log: log, HTTPClient: conformingClient(t, false)}); err != nil {
 		t.Fatalf("run failed: %v\n%s", err, log)

@@ -3,15 +3,12 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // This file runs the audit end to end against the emulator: tokens and
@@ -59,29 +57,9 @@ var (
 )
 
 // secretOf is a deterministic token value for a seeded id.
-func secretOf(id string) string {
-	sum := sha256.Sum256([]byte("pat-action audit test " + id))
-	return groo.Prefix + hex.EncodeToString(sum[:])
-}
+func secretOf(id string) string { return testkit.PATFor("pat-action audit test " + id) }
 
-func e2eTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-func e2eTimeP(s string) *time.Time { t := e2eTime(s); return &t }
-
-// e2eClock is the emulator's settable clock.
-type e2eClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *e2eClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *e2eClock) Set(s string)   { c.mu.Lock(); defer c.mu.Unlock(); c.now = e2eTime(s) }
+var e2eTime, e2eTimeP = testkit.Time, testkit.TimeP
 
 type seededToken struct {
 	id, name, created string
@@ -120,7 +98,7 @@ var seededSecrets = []struct{ scope, value, at string }{
 
 type e2eEnv struct {
 	emu   *emulator.Emulator
-	clock *e2eClock
+	clock *testkit.Clock
 	groo  *groo.Client
 	gh    *ghsecret.Client
 	cred  groo.Token
@@ -128,8 +106,8 @@ type e2eEnv struct {
 
 func startEmulator(t *testing.T) e2eEnv {
 	t.Helper()
-	ck := &e2eClock{}
-	ck.Set("2026-01-01T00:00:00Z")
+	ck := &testkit.Clock{}
+	ck.Set(e2eTime("2026-01-01T00:00:00Z"))
 	emu := emulator.New(emulator.WithClock(ck.Now))
 	base, shutdown, err := emulator.Start("127.0.0.1:0", emu)
 	if err != nil {
@@ -155,7 +133,7 @@ func startEmulator(t *testing.T) e2eEnv {
 		t.Fatal(err)
 	}
 	for _, s := range seededSecrets {
-		ck.Set(s.at)
+		ck.Set(e2eTime(s.at))
 		if err := emu.Seed(emulator.Seed{GitHub: emulator.GitHubSeed{Secrets: []emulator.SeedSecret{{Scope: s.scope, Name: "GROO_PAT", Value: s.value}}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +147,7 @@ func startEmulator(t *testing.T) e2eEnv {
 	ctx := context.Background()
 	for _, st := range seededTokens {
 		for _, when := range st.usedAt {
-			ck.Set(when)
+			ck.Set(e2eTime(when))
 			if _, err := gc.Me(ctx, e2eToken(t, secretOf(st.id))); err != nil {
 				t.Fatalf("use %s at %s: %v", st.id, when, err)
 			}
@@ -188,7 +166,7 @@ func startEmulator(t *testing.T) e2eEnv {
 
 	// The organization's secret cannot be read.
 	emu.SetFaults([]emulator.Fault{{Route: emulator.RouteSecretGet, Scope: "org:octo", Status: 403}})
-	ck.Set(e2eNow.Format(time.RFC3339))
+	ck.Set(e2eNow)
 	return e2eEnv{emu: emu, clock: ck, groo: gc, gh: sc, cred: e2eToken(t, secretOf("tok_lap_01"))}
 }
 

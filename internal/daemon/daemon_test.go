@@ -26,6 +26,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // fleet is an emulator seeded for a set of targets, with the credentials
@@ -98,19 +99,6 @@ func (f *fleet) config(t testing.TB, extra string) *Config {
 	return cfg
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // assertNoSecrets checks that no token value reached a log, an output or
 // the store's files (I5).
 func assertNoSecrets(t *testing.T, f *fleet, st emulator.State, texts map[string]string) {
@@ -160,7 +148,7 @@ targets:
 		enough    = make(chan struct{})
 		closeOnce sync.Once
 	)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +368,7 @@ daemon: {sweep-interval: 1s}
 targets:
   - repository: octo/app
 `)
-	clock := &testClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -482,18 +470,6 @@ targets:
 	if sel, err := d.Select([]string{"GitHub Actions - octo/r2 GROO_PAT"}); err != nil || len(sel) != 1 {
 		t.Errorf("Select by use case = %v, %v", sel, err)
 	}
-}
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // promText is a scraped /metrics page.

@@ -1,7 +1,6 @@
 package groo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // Credentials and secrets used by the tests. Every test's logs and errors
@@ -94,37 +95,19 @@ func drop(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// syncBuffer is a log sink shared by parallel attempts.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a Client wired to a fake, with its debug logs captured as JSON
 // and its waits recorded instead of slept. At the end of the test the logs
 // are checked for token values. TestLogs covers the text handler too.
 type harness struct {
 	*Client
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	mu    sync.Mutex
 	waits []time.Duration
 }
 
 func newHarness(t *testing.T, baseURL string, opts ...Option) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}}
+	h := &harness{logs: &testkit.Buffer{}}
 	all := append([]Option{
 		WithBaseURL(baseURL),
 		WithLogger(slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),

@@ -1,10 +1,7 @@
 package rotation_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -21,6 +18,7 @@ import (
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // Test timing: a write window short enough that a second run can settle
@@ -32,15 +30,6 @@ const (
 	testMargin = 50 * time.Millisecond
 	ghToken    = "ghs_rotationtest0000000000000000000000"
 )
-
-func randomPAT(t testing.TB) string {
-	t.Helper()
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return groo.Prefix + hex.EncodeToString(b[:])
-}
 
 // memRecorder keeps audit events in memory, latest per attempt id.
 type memRecorder struct {
@@ -73,24 +62,6 @@ func (m *memRecorder) all() []audit.Event {
 	return append([]audit.Event(nil), m.events...)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	emu     *emulator.Emulator
 	url     string
@@ -99,7 +70,7 @@ type fixture struct {
 	target  ghsecret.Target
 	useCase string
 	rec     *memRecorder
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	// transport checks every GitHub request against GitHub's OpenAPI
 	// description; shared by the fixture's engines.
 	transport http.RoundTripper
@@ -125,7 +96,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.target.Scope == "" {
 		o.target = defaultTarget()
 	}
-	secret := randomPAT(t)
+	secret := testkit.PAT(t)
 	created := time.Now().Add(-time.Hour).UTC()
 	useCase := o.target.UseCase()
 	var secrets []emulator.SeedSecret
@@ -146,7 +117,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{emu: emu, url: url, cred: cred, seedID: "tok_seed", target: o.target, useCase: useCase,
-		rec: &memRecorder{}, logs: &syncBuffer{}, transport: http.DefaultTransport}
+		rec: &memRecorder{}, logs: &testkit.Buffer{}, transport: http.DefaultTransport}
 	if tt, ok := t.(*testing.T); ok && !o.noConformance {
 		f.transport = ghconform.New(tt, http.DefaultTransport)
 	}

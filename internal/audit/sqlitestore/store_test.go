@@ -2,11 +2,10 @@ package sqlitestore
 
 import (
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/testkit"
 
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,20 +15,7 @@ import (
 	"time"
 )
 
-// clock is a settable time source for leases and recorded times.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func openTest(t *testing.T) (*Store, *clock) {
+func openTest(t *testing.T) (*Store, *testkit.Clock) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(context.Background(), path)
@@ -37,18 +23,9 @@ func openTest(t *testing.T) (*Store, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c := &clock{t: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
 	s.Now = c.Now
 	return s, c
-}
-
-func randomPAT(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "groo_pat_" + hex.EncodeToString(b)
 }
 
 func TestOpenMigratesOnceAndReopens(t *testing.T) {
@@ -348,7 +325,7 @@ func TestPendingRevokesAreRetriedNeverDropped(t *testing.T) {
 	if len(due) != 1 || due[0].TokenID != "tok_now" {
 		t.Fatalf("due now = %+v, want tok_now", due)
 	}
-	pat := randomPAT(t)
+	pat := testkit.PAT(t)
 	for i := 1; i <= 5; i++ {
 		if err := s.RevokeFailed(ctx, "tok_now", "revoke: HTTP 500 near "+pat, c.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
@@ -417,7 +394,7 @@ func TestNoTokenBytesInDatabaseFiles(t *testing.T) {
 	}
 	var secrets []string
 	for i := range 20 {
-		pat := randomPAT(t)
+		pat := testkit.PAT(t)
 		secrets = append(secrets, pat)
 		exp := time.Now().Add(time.Hour)
 		e := audit.Event{
