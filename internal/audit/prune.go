@@ -11,16 +11,13 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 )
 
-// DefaultWriteWindow is the write window W PlanPrune assumes when given
-// none (DESIGN.md: a rotation writes its token only within W of minting).
-const DefaultWriteWindow = 2 * time.Minute
-
-// PruneClockMargin is added to the write window when judging whether a
-// token is safe to revoke. The audit holds no lease and is never in a
-// hurry, so it is generous: an extra live token for another minute costs
-// nothing, a secret holding a revoked token breaks I1.
+// PruneClockMargin is added to a token's write window when judging whether
+// its writes have ended. The audit holds no lease and is never in a hurry,
+// so it is generous: an extra live token for another minute costs nothing,
+// a secret holding a revoked token breaks I1.
 const PruneClockMargin = time.Minute
 
 // PruneAction is one line of a prune plan: a token to revoke, or one left
@@ -47,36 +44,30 @@ type Revoker interface {
 var _ Revoker = (*groo.Client)(nil)
 
 // PlanPrune lists the live tokens of the report's use cases and its orphans,
-// and says which of them are safe to revoke now. It never revokes the token
-// in a secret, and revokes nothing of a use case when it cannot tell which
-// token the secret holds. A token X other than the one in the secret is
-// revoked only when:
-//
-//   - the secret is known to exist and what wrote it last is explained (no
-//     secret-written-outside finding; a store record or a derivation says
-//     which token it holds);
-//   - no run can still write X: X.createdAt + W + margin is before now
-//     (DESIGN.md, write window);
-//   - the secret's last write came after every write of X could have
-//     ended (X.createdAt + W + margin before its updated_at), so that last
-//     write was not X's, whichever token the derivation picked;
-//   - X's grace is over: the secret's last write + grace is past, and the
-//     store's pending revoke of X, if any, is due.
+// and says which of them are safe to revoke now, by the retire rule
+// (internal/retire). It never revokes a token that may be in the secret:
+// the store's record of the last write (N) is trusted only when the
+// secret's updated_at agrees with it, and even then every token whose
+// writes had not ended when N was minted may have landed after N, so it
+// stays. Each token is judged by its own writer's write window, which its
+// description carries. keep, when set, marks tokens never revoked (the
+// credential the tool authenticates with).
 //
 // Orphans have no secret the tool knows of: one is revoked once no run can
-// still write it. The plan lists the token in each secret too, as kept.
-func PlanPrune(r Report, in Input, writeWindow, grace time.Duration) []PruneAction {
-	if writeWindow <= 0 {
-		writeWindow = DefaultWriteWindow
-	}
+// still write it, judged on Groo's clock. The plan lists the token in each
+// secret too, as kept.
+func PlanPrune(r Report, in Input, grace time.Duration, keep func(groo.TokenInfo) bool) []PruneAction {
 	now := in.Now.UTC()
 	if in.Now.IsZero() {
 		now = r.GeneratedAt.UTC()
 	}
-	settled := writeWindow + PruneClockMargin
 	inputs := map[string]UseCaseInput{}
 	for _, uc := range in.UseCases {
 		inputs[uc.UseCase] = uc
+	}
+	byID := map[string]groo.TokenInfo{}
+	for _, t := range in.Tokens {
+		byID[t.ID] = t
 	}
 
 	out := []PruneAction{}
@@ -86,11 +77,20 @@ func PlanPrune(r Report, in Input, writeWindow, grace time.Duration) []PruneActi
 		for _, p := range ui.PendingRevokes {
 			pendingAfter[p.TokenID] = p.RevokeAfter
 		}
-		outside := slices.ContainsFunc(uc.Findings, func(f Finding) bool { return f.Code == CodeSecretWrittenOutside })
+		rule := retire.Prune{Listed: in.Tokens, Now: now, Grace: grace, Margin: PruneClockMargin, Keep: keep,
+			PendingAfter: func(id string) (time.Time, bool) { t, ok := pendingAfter[id]; return t, ok }}
+		unknownWhy := ""
+		rule.Secret, unknownWhy = recordedSecret(uc, ui, byID)
 
+		var live []groo.TokenInfo
 		for _, t := range uc.Live {
+			live = append(live, byID[t.ID])
+		}
+		for i, d := range rule.Decide(live) {
+			t := uc.Live[i]
 			a := PruneAction{TokenID: t.ID, Prefix: t.Prefix, LastFour: t.LastFour, UseCase: uc.UseCase}
-			if t.InSecret || t.ID == uc.InSecret {
+			switch {
+			case t.InSecret || t.ID == uc.InSecret:
 				a.Reason = "the token in the secret"
 				a.Skip, a.SkipReason = true, "never revoke the token in the secret"
 				out = append(out, a)
@@ -100,53 +100,61 @@ func PlanPrune(r Report, in Input, writeWindow, grace time.Duration) []PruneActi
 			if uc.InSecret != "" {
 				a.Reason += " (" + uc.InSecret + ")"
 			}
-			a.SkipReason = skipExtra(uc, t, outside, pendingAfter, now, settled, writeWindow, grace)
-			a.Skip = a.SkipReason != ""
+			switch d.Verdict {
+			case retire.Revoke:
+			case retire.TooRecent:
+				a.Skip, a.SkipReason = true, d.Why
+				if rule.Secret == nil {
+					a.SkipReason = unknownWhy
+				}
+			default:
+				a.Skip, a.SkipReason = true, d.Why
+			}
 			out = append(out, a)
 		}
 	}
 	for _, t := range r.Orphans {
 		a := PruneAction{TokenID: t.ID, Prefix: t.Prefix, LastFour: t.LastFour, UseCase: t.Name, Orphan: true,
 			Reason: "orphan: no configured target uses its name"}
-		if ready := t.CreatedAt.Add(settled); !ready.Before(now) {
-			a.Skip, a.SkipReason = true, fmt.Sprintf("created %s ago: a run may still write it (write window %s + margin %s); retry after %s",
-				roundDur(now.Sub(t.CreatedAt)), writeWindow, PruneClockMargin, fmtTime(ready))
+		if d := retire.Orphan(byID[t.ID], in.Tokens, PruneClockMargin, keep); d.Verdict != retire.Revoke {
+			a.Skip, a.SkipReason = true, d.Why
 		}
 		out = append(out, a)
 	}
 	return out
 }
 
-// skipExtra says why an extra token of a use case must stay, or "".
-func skipExtra(uc UseCaseReport, t TokenRow, outside bool, pendingAfter map[string]time.Time,
-	now time.Time, settled, writeWindow, grace time.Duration) string {
+// recordedSecret is the store's record of what the secret holds, when the
+// report found it consistent with the secret's updated_at; otherwise nil and
+// why not.
+func recordedSecret(uc UseCaseReport, ui UseCaseInput, byID map[string]groo.TokenInfo) (*retire.Secret, string) {
+	outside := slices.ContainsFunc(uc.Findings, func(f Finding) bool { return f.Code == CodeSecretWrittenOutside })
 	switch {
 	case uc.InSecretSource == InSecretNone:
-		return "the secret is missing: rotate first (the rotation creates it and retires the older tokens)"
-	case uc.InSecretSource != InSecretStore && uc.InSecretSource != InSecretDerived:
-		return "which token the secret holds is unknown, so no token of this use case is known to be safe"
+		return nil, "the secret is missing: rotate first (the rotation creates it and retires the older tokens)"
 	case outside:
-		return "the secret was written outside the tool, so which token it holds is a guess: rotate first"
+		return nil, "the secret was written outside the tool, so which token it holds is a guess: rotate first"
 	case uc.Secret != SecretPresent || uc.SecretUpdatedAt == nil:
-		return "the secret's metadata could not be read, so its last write cannot be checked"
+		return nil, "the secret's metadata could not be read, so its last write cannot be checked"
+	case uc.InSecretSource != InSecretStore:
+		return nil, "no store record that agrees with the secret's last write says which token it holds: rotate first"
 	}
-	ready := t.CreatedAt.Add(settled)
-	if !ready.Before(now) {
-		return fmt.Sprintf("created %s ago: a run may still write it (write window %s + margin %s); retry after %s",
-			roundDur(now.Sub(t.CreatedAt)), writeWindow, PruneClockMargin, fmtTime(ready))
+	cur, ok := byID[uc.InSecret]
+	if !ok || cur.CreatedAt.IsZero() {
+		return nil, "Groo does not list the recorded token with its creation time, so no other token is known to be safe"
 	}
-	updated := *uc.SecretUpdatedAt
-	if !ready.Before(updated) {
-		return fmt.Sprintf("the secret was last written at %s, while a run could still have been writing this token: rotate first",
-			fmtTime(updated))
+	var written time.Time
+	for _, e := range ui.History {
+		if e.Outcome == OutcomeSucceeded && e.NewTokenID == cur.ID {
+			if w := eventWrittenAt(e); w.After(written) {
+				written = w
+			}
+		}
 	}
-	if end := updated.Add(grace); end.After(now) {
-		return fmt.Sprintf("in its grace period until %s (grace %s after the secret's last write)", fmtTime(end), grace)
+	if written.IsZero() {
+		return nil, "the store has no successful write of the recorded token: rotate first"
 	}
-	if after, ok := pendingAfter[t.ID]; ok && after.After(now) {
-		return fmt.Sprintf("pending revoke not due before %s (its grace)", fmtTime(after))
-	}
-	return ""
+	return &retire.Secret{Current: cur, WrittenAt: written}, ""
 }
 
 // ApplyPrune revokes the planned tokens that are not skipped, with cred.

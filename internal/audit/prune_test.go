@@ -16,7 +16,7 @@ import (
 func TestPlanPruneFixture(t *testing.T) {
 	t.Parallel()
 	in := fixtureInput()
-	plan := PlanPrune(Build(in), in, 2*time.Minute, 0)
+	plan := PlanPrune(Build(in), in, 0, nil)
 	var b bytes.Buffer
 	if err := RenderPrunePlan(&b, plan); err != nil {
 		t.Fatal(err)
@@ -46,6 +46,14 @@ func TestPlanPruneRules(t *testing.T) {
 	newer := fxToken("tok_newer", uc, "2026-03-10T11:50:00Z", fxTimeP("2026-04-10T00:00:00Z"), nil)
 	success := Event{ID: "att_cur", Time: fxTime("2026-03-10T11:00:05Z"), Outcome: OutcomeSucceeded, NewTokenID: "tok_cur", WrittenAt: fxTimeP("2026-03-10T11:00:04Z")}
 	meta := &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime("2026-03-10T11:00:04Z")}
+	window := func(t groo.TokenInfo, w string) groo.TokenInfo {
+		t.Description = fxStr("Managed by pat-action for repo:o/r GROO_PAT (attempt rot_0123456789abcdef, write window " + w + ")")
+		return t
+	}
+	actCur := window(fxToken("tok_acur", uc, "2026-03-10T11:54:00Z", fxTimeP("2026-04-10T00:00:00Z"), nil), "1s")
+	actSuccess := Event{ID: "att_acur", Time: fxTime("2026-03-10T11:54:06Z"), Outcome: OutcomeSucceeded, NewTokenID: "tok_acur", WrittenAt: fxTimeP("2026-03-10T11:54:05Z")}
+	actTok := window(fxToken("tok_act", uc, "2026-03-10T11:54:30Z", fxTimeP("2026-04-10T00:00:00Z"), nil), "2m0s")
+	overlap := window(fxToken("tok_ovl", uc, "2026-03-10T11:53:30Z", fxTimeP("2026-04-10T00:00:00Z"), nil), "2m0s")
 
 	tests := []struct {
 		name   string
@@ -57,22 +65,36 @@ func TestPlanPruneRules(t *testing.T) {
 		{"store: the extra token goes, the current stays",
 			[]groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
 			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
-		{"derived works the same",
+		{"derived from updated_at alone: nothing goes (Groo's and GitHub's clocks may disagree)",
 			[]groo.TokenInfo{old, cur}, UseCaseInput{Secret: meta}, 0,
-			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
+			map[string]string{"tok_old": "no store record", "tok_cur": "token in the secret"}},
 		{"too recent", []groo.TokenInfo{old, cur, young}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
-			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_young": "a run may still write it"}},
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_young": "may have landed after the recorded one"}},
 		{"newer than the secret's last write", []groo.TokenInfo{old, cur, newer}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
-			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_newer": "could still have been writing"}},
+			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret", "tok_newer": "may have landed after the recorded one"}},
+		// Issue 8.3: another writer (the Action, W = 2m) wrote its token a
+		// few seconds after the store's record; it stays whatever this
+		// tool's own window, and long after its own window passed.
+		{"another writer's token written after the record stays",
+			[]groo.TokenInfo{old, actCur, actTok}, UseCaseInput{CurrentTokenID: "tok_acur", History: []Event{actSuccess},
+				Secret: &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime("2026-03-10T11:55:00Z")}}, 0,
+			map[string]string{"tok_old": "revoke", "tok_acur": "token in the secret", "tok_act": "may have landed after the recorded one"}},
+		{"a token that overlapped the recorded one's mint stays",
+			[]groo.TokenInfo{old, actCur, overlap}, UseCaseInput{CurrentTokenID: "tok_acur", History: []Event{actSuccess},
+				Secret: &ghsecret.Metadata{Exists: true, UpdatedAt: fxTime("2026-03-10T11:54:05Z")}}, 0,
+			map[string]string{"tok_old": "revoke", "tok_acur": "token in the secret", "tok_ovl": "may have landed after the recorded one"}},
+
+		{"the credential is never revoked", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 0,
+			map[string]string{"tok_old": "credential", "tok_cur": "token in the secret"}},
 		{"grace not over", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 2 * time.Hour,
 			map[string]string{"tok_old": "grace period until 2026-03-10T13:00:04Z", "tok_cur": "token in the secret"}},
 		{"grace over", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success}}, 30 * time.Minute,
 			map[string]string{"tok_old": "revoke", "tok_cur": "token in the secret"}},
 		{"the store's pending revoke is not due", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: meta, History: []Event{success},
 			PendingRevokes: []PendingRevoke{{TokenID: "tok_old", RevokeAfter: fxTime("2026-03-10T12:30:00Z")}}}, 0,
-			map[string]string{"tok_old": "pending revoke not due", "tok_cur": "token in the secret"}},
+			map[string]string{"tok_old": "grace period until 2026-03-10T12:30:00Z", "tok_cur": "token in the secret"}},
 		{"unknown: nothing goes", []groo.TokenInfo{old, cur}, UseCaseInput{}, 0,
-			map[string]string{"tok_old": "unknown", "tok_cur": "unknown"}},
+			map[string]string{"tok_old": "metadata could not be read", "tok_cur": "metadata could not be read"}},
 		{"store but unreadable secret", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur"}, 0,
 			map[string]string{"tok_old": "metadata could not be read", "tok_cur": "token in the secret"}},
 		{"missing secret", []groo.TokenInfo{old, cur}, UseCaseInput{CurrentTokenID: "tok_cur", Secret: &ghsecret.Metadata{}}, 0,
@@ -87,7 +109,11 @@ func TestPlanPruneRules(t *testing.T) {
 			u := tt.uc
 			u.UseCase, u.Target = uc, "repo:o/r GROO_PAT"
 			in := Input{Now: now, Tokens: tt.tokens, UseCases: []UseCaseInput{u}}
-			plan := PlanPrune(Build(in), in, 2*time.Minute, tt.grace)
+			var keep func(groo.TokenInfo) bool
+			if strings.Contains(tt.name, "credential") {
+				keep = func(t groo.TokenInfo) bool { return t.ID == "tok_old" }
+			}
+			plan := PlanPrune(Build(in), in, tt.grace, keep)
 			if len(plan) != len(tt.want) {
 				t.Fatalf("plan has %d lines, want %d: %+v", len(plan), len(tt.want), plan)
 			}

@@ -347,7 +347,7 @@ func TestPruneAgainstEmulator(t *testing.T) {
 	env := startEmulator(t)
 	in := env.gather(t)
 	r := audit.Build(in)
-	plan := audit.PlanPrune(r, in, 2*time.Minute, 0)
+	plan := audit.PlanPrune(r, in, 0, nil)
 
 	var b bytes.Buffer
 	if err := audit.RenderPrunePlan(&b, plan); err != nil {

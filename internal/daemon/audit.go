@@ -130,8 +130,9 @@ func (d *Daemon) auditUseCase(ctx context.Context, tc *TargetConfig, now time.Ti
 
 // PrunePlan says which of the report's extra tokens and orphans are safe to
 // revoke now (audit.PlanPrune): each use case with its target's
-// revoke-grace and the configured write window, the orphans once no run can
-// still write them.
+// revoke-grace, each token judged by its own writer's write window, the
+// orphans once no run can still write them. The bot's own credential is
+// never planned for revocation.
 func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 	grace := map[string]time.Duration{}
 	for _, t := range d.cfg.Targets {
@@ -141,11 +142,11 @@ func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 	for _, uc := range r.UseCases {
 		one := r
 		one.UseCases, one.Orphans = []audit.UseCaseReport{uc}, nil
-		out = append(out, audit.PlanPrune(one, in, d.cfg.Rotation.WriteWindow, grace[uc.UseCase])...)
+		out = append(out, audit.PlanPrune(one, in, grace[uc.UseCase], d.isCredential)...)
 	}
 	orphans := r
 	orphans.UseCases = nil
-	return append(out, audit.PlanPrune(orphans, in, d.cfg.Rotation.WriteWindow, 0)...)
+	return append(out, audit.PlanPrune(orphans, in, 0, d.isCredential)...)
 }
 
 // Prune revokes the plan's tokens that are not skipped, with the bot's

@@ -21,6 +21,7 @@ import (
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 	"github.com/groo/pat-action/internal/rotation"
 )
 
@@ -264,7 +265,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	rctx, done := d.rotationContext(ctx)
 	defer done()
 	ttl := d.cfg.LeaseTTL()
-	lease, err := d.store.AcquireLease(rctx, t.cfg.UseCase, d.holder, ttl)
+	held, err := d.store.AcquireLease(rctx, t.cfg.UseCase, d.holder, ttl)
 	if err != nil {
 		var held *audit.LeaseHeldError
 		if errors.As(err, &held) {
@@ -279,27 +280,29 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 		t.log.Error("rotation not started: store", "error", err.Error())
 		return tr
 	}
-	renewDone := d.keepLease(rctx, t, &lease, ttl)
+	lease := d.keepLease(rctx, t, held, ttl)
 	defer func() {
-		renewDone()
+		l := lease.stop()
 		// Released even when the context ended: a lease left behind would
 		// hold the use case until it expires.
 		relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := d.store.ReleaseLease(relCtx, lease); err != nil {
-			t.log.Warn("could not release the lease; it expires by itself", "error", err.Error(), "lease_expires", lease.Expires)
+		if err := d.store.ReleaseLease(relCtx, l); err != nil {
+			t.log.Warn("could not release the lease; it expires by itself", "error", err.Error(), "lease_expires", l.Expires)
 		}
 	}()
 
 	start := d.now()
 	res, err := d.engine.Rotate(rctx, rotation.Request{
-		Target:     t.cfg.Target,
-		UseCase:    t.cfg.UseCase,
-		Credential: d.cred,
-		TTL:        t.cfg.TTL,
-		Grace:      t.cfg.Grace,
-		Actor:      d.actor,
-		Tool:       Tool,
+		Target:         t.cfg.Target,
+		UseCase:        t.cfg.UseCase,
+		Credential:     d.cred,
+		TTL:            t.cfg.TTL,
+		Grace:          t.cfg.Grace,
+		Actor:          d.actor,
+		Tool:           Tool,
+		KeepCredential: true,
+		BeforeWrite:    func(ctx context.Context) error { return lease.check(ctx) },
 	})
 	d.metrics.Duration.Observe(d.now().Sub(start).Seconds())
 	tr.Result = res
@@ -313,8 +316,11 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	}
 	if res != nil && len(res.Pending) > 0 {
 		// Grace not over, or the engine's revokes failed: the sweep takes them.
-		after := res.Written.Add(t.cfg.Grace)
 		for _, id := range res.Pending {
+			after, ok := res.RevokeAfter[id]
+			if !ok {
+				after = res.Written.Add(t.cfg.Grace)
+			}
 			if perr := d.store.AddPendingRevoke(context.WithoutCancel(rctx), audit.PendingRevoke{
 				TokenID: id, UseCase: t.cfg.UseCase, Target: t.cfg.Name, RevokeAfter: after,
 			}); perr != nil {
@@ -327,13 +333,23 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	return tr
 }
 
-// keepLease renews the lease every third of its TTL while the rotation runs.
-// A holder that dies stops renewing, and the lease then expires.
-func (d *Daemon) keepLease(ctx context.Context, t *target, l *audit.Lease, ttl time.Duration) (stop func()) {
+// heldLease is a lease a rotation holds, renewed every third of its TTL
+// while the rotation runs. A holder that dies stops renewing, and the lease
+// then expires; a holder whose lease was taken learns it at check.
+type heldLease struct {
+	d      *Daemon
+	ttl    time.Duration
+	mu     sync.Mutex
+	l      audit.Lease
+	lost   error
+	cancel func()
+	wg     sync.WaitGroup
+}
+
+func (d *Daemon) keepLease(ctx context.Context, t *target, l audit.Lease, ttl time.Duration) *heldLease {
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wg.Go(func() {
+	h := &heldLease{d: d, ttl: ttl, l: l, cancel: cancel}
+	h.wg.Go(func() {
 		tick := time.NewTicker(max(ttl/3, 10*time.Millisecond))
 		defer tick.Stop()
 		for {
@@ -342,13 +358,7 @@ func (d *Daemon) keepLease(ctx context.Context, t *target, l *audit.Lease, ttl t
 				return
 			case <-tick.C:
 			}
-			mu.Lock()
-			nl, err := d.store.RenewLease(ctx, *l, ttl)
-			if err == nil {
-				*l = nl
-			}
-			mu.Unlock()
-			if err != nil && ctx.Err() == nil {
+			if err := h.renew(ctx); err != nil && ctx.Err() == nil {
 				t.log.Warn("could not renew the lease", "error", err.Error())
 				if errors.Is(err, audit.ErrLeaseLost) {
 					return
@@ -356,11 +366,49 @@ func (d *Daemon) keepLease(ctx context.Context, t *target, l *audit.Lease, ttl t
 			}
 		}
 	})
-	return func() {
-		cancel()
-		wg.Wait()
-	}
+	return h
 }
+
+// renew extends the lease; a lost lease stays lost.
+func (h *heldLease) renew(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost != nil {
+		return h.lost
+	}
+	nl, err := h.d.store.RenewLease(ctx, h.l, h.ttl)
+	if err != nil {
+		if errors.Is(err, audit.ErrLeaseLost) {
+			h.lost = err
+		}
+		return err
+	}
+	h.l = nl
+	return nil
+}
+
+// check is the rotation's fence before its write: the lease is renewed
+// now, so a rotation whose lease was taken, or that cannot tell, does not
+// write.
+func (h *heldLease) check(ctx context.Context) error {
+	if err := h.renew(ctx); err != nil {
+		return fmt.Errorf("the use case's lease could not be confirmed before the write: %w", err)
+	}
+	return nil
+}
+
+// stop ends the renewals and returns the lease as last held.
+func (h *heldLease) stop() audit.Lease {
+	h.cancel()
+	h.wg.Wait()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.l
+}
+
+// isCredential reports whether a listed token may be the PAT the daemon
+// authenticates with, which it never revokes.
+func (d *Daemon) isCredential(t groo.TokenInfo) bool { return retire.Matches(t, d.cred) }
 
 // RotateTargets rotates the given targets once, concurrently within the
 // configured bound. One failing target never blocks the others: the
@@ -402,11 +450,34 @@ func (d *Daemon) Sweep(ctx context.Context) error {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	var errs []error
+	var credIDs map[string]bool
+	if len(due) > 0 {
+		// The bot never revokes the PAT it authenticates with, whatever the
+		// store holds (an entry from an older version, a bad merge).
+		tokens, err := d.grooC.List(ctx, d.cred)
+		if err != nil {
+			d.refreshPendingGauge(ctx)
+			return fmt.Errorf("sweep: list tokens to tell the credential apart: %w", err)
+		}
+		credIDs = map[string]bool{}
+		for _, t := range tokens {
+			if d.isCredential(t) {
+				credIDs[t.ID] = true
+			}
+		}
+	}
 	for _, p := range due {
 		if ctx.Err() != nil {
 			break
 		}
 		log := d.log.With("target", p.Target, "use_case", p.UseCase, "token_id", p.TokenID)
+		if credIDs[p.TokenID] {
+			log.Warn("pending revoke dropped: the token is the credential pat-rotator authenticates with, which it never revokes")
+			if err := d.store.RevokeDone(ctx, p.TokenID); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if err := d.grooC.Revoke(ctx, d.cred, p.TokenID); err != nil {
 			d.metrics.RevokeFailures.Inc()
 			next := d.now().Add(revokeBackoff(d.cfg.Daemon.SweepInterval, p.Attempts+1))
@@ -645,6 +716,7 @@ func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan,
 			defer func() { <-d.sem }()
 			plans[i], errs[i] = d.engine.Plan(ctx, rotation.Request{
 				Target: tc.Target, UseCase: tc.UseCase, Credential: d.cred, TTL: tc.TTL, Grace: tc.Grace, Actor: d.actor, Tool: Tool,
+				KeepCredential: true,
 			})
 		})
 	}

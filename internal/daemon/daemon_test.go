@@ -552,7 +552,7 @@ func TestPlanChangesNothing(t *testing.T) {
 	var out bytes.Buffer
 	WritePlans(&out, plans)
 	for _, want := range []string{"repo:octo/app GROO_PAT (use case \"GitHub Actions - octo/app GROO_PAT\"): 1 live token(s)",
-		"create secret repo:octo/app GROO_PAT", "revoke tok_", "after a grace of 15m0s", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
+		"create secret repo:octo/app GROO_PAT", "revoke tok_", "(grace 15m0s after each was replaced)", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan lacks %q:\n%s", want, out.String())
 		}

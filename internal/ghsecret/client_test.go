@@ -62,7 +62,7 @@ func TestPutClassification(t *testing.T) {
 					t.Errorf("sleeps = %v, want ~1s then ~2s with jitter", s)
 				}
 			}},
-		{name: "5xx until retries run out", put: hs(status(500, errBody("Server Error"))), wantErr: "gave up after 3 attempt(s), the write may or may not have landed", wantPuts: 3},
+		{name: "5xx until retries run out", put: hs(status(500, errBody("Server Error"))), wantErr: "the write may or may not have landed (an attempt got no definitive answer", wantPuts: 3},
 		{name: "429 without headers waits 60s", put: hs(status(429, errBody("Too Many Requests")), status(204, "")), wantPuts: 2, wantKeyID: "k1",
 			checkSleeps: wantSleeps(time.Minute)},
 		{name: "429 retry-after", put: hs(status(429, errBody("Too Many Requests"), "Retry-After: 7"), status(204, "")), wantPuts: 2, wantKeyID: "k1",

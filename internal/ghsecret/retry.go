@@ -77,7 +77,15 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 	var (
 		retries, limitRetries, noInfoSecondaries int
 		limitWaited                              time.Duration
+		// landed is the first failure of a mutating attempt that may have
+		// acted (sent, no definitive answer). Once set, the call's outcome
+		// stays unknown whatever later attempts answer: a 403 on the retry
+		// of a PUT that landed does not unwrite it.
+		landed error
 	)
+	unknown := func(attempt int, last error) error {
+		return &OutcomeUnknownError{Op: r.op, Target: r.t.String(), Attempts: attempt, Landed: landed, Last: last}
+	}
 	for attempt := 1; ; attempt++ {
 		if r.mutating {
 			if err := c.pace(ctx); err != nil {
@@ -88,18 +96,34 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 		if err == nil {
 			return resp, nil
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, c.giveUp(r, attempt, fmt.Errorf("%w (last error: %w)", ctxErr, err))
-		}
 		v, status, wait, known := classify(err, c.now())
+		if r.mutating && landed == nil && v == transient {
+			landed = err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (last error: %w)", ctxErr, err)
+			if r.mutating && landed == nil && v != refuse {
+				landed = err
+			}
+			if landed != nil {
+				return nil, unknown(attempt, err)
+			}
+			return nil, c.giveUp(r, attempt, err)
+		}
 		switch v {
 		case refuse:
+			if landed != nil {
+				return nil, unknown(attempt, refusal(r, status, err))
+			}
 			if status == http.StatusNotFound && r.notFoundOK {
 				return nil, errNotFound
 			}
 			return nil, refusal(r, status, err)
 		case transient:
 			if retries >= c.maxRetries {
+				if landed != nil {
+					return nil, unknown(attempt, err)
+				}
 				return nil, c.giveUp(r, attempt, err)
 			}
 			retries++
@@ -111,6 +135,9 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 			}
 			wait = max(wait, minLimitWait)
 			if limitRetries >= maxLimitRetries || limitWaited+wait > c.maxWait {
+				if landed != nil {
+					return nil, unknown(attempt, err)
+				}
 				return nil, fmt.Errorf("%s %s: %w (%s): GitHub asks to wait %s, until %s, more than the %s this client waits (WithMaxWait); retry after then: %w",
 					r.op, r.t, ErrRateLimited, v, wait.Round(time.Second), c.now().Add(wait).Format(time.RFC3339), c.maxWait, err)
 			}
@@ -119,6 +146,9 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 		}
 		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 			err = fmt.Errorf("waiting %s before the next attempt would pass the deadline: %w", wait.Round(time.Millisecond), err)
+			if landed != nil {
+				return nil, unknown(attempt, err)
+			}
 			if v == primary || v == secondary {
 				return nil, fmt.Errorf("%s %s: %w: %w", r.op, r.t, ErrRateLimited, err)
 			}
@@ -128,7 +158,11 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 			slog.String("op", r.op), slog.String("target", r.t.String()), slog.String("reason", v.String()),
 			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Int("status", status), slog.String("error", err.Error()))
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return nil, c.giveUp(r, attempt, fmt.Errorf("%w (while waiting after: %w)", serr, err))
+			err = fmt.Errorf("%w (while waiting after: %w)", serr, err)
+			if landed != nil {
+				return nil, unknown(attempt, err)
+			}
+			return nil, c.giveUp(r, attempt, err)
 		}
 	}
 }

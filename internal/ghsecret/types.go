@@ -1,6 +1,7 @@
 package ghsecret
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -65,3 +66,31 @@ func (e *RefusedError) Error() string {
 // Unwrap gives errors.Is/As access to the underlying error
 // (ErrInvalidSecretName, *github.ErrorResponse, ...).
 func (e *RefusedError) Unwrap() error { return e.Err }
+
+// OutcomeUnknownError is a write that may have landed: one of its attempts
+// was sent and got no definitive answer (a timeout, a dropped connection, a
+// 5xx), so whatever the later attempts answered, even a refusal, the value
+// may be in the secret. DESIGN.md: outcome unknown is sticky.
+type OutcomeUnknownError struct {
+	Op       string
+	Target   string
+	Attempts int
+	Landed   error // the first failure after which the write may have landed
+	Last     error // the last attempt's failure; a refusal here does not mean nothing was written
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("%s %s: the write may or may not have landed (an attempt got no definitive answer: %v); gave up after %d attempt(s), the last: %v",
+		e.Op, e.Target, e.Landed, e.Attempts, e.Last)
+}
+
+// Unwrap exposes the failure that made the outcome unknown and the last
+// one, but never a refusal: errors.As(err, **RefusedError) must not say
+// "nothing was written" for a write that may have landed.
+func (e *OutcomeUnknownError) Unwrap() []error {
+	var refused *RefusedError
+	if e.Last == nil || errors.As(e.Last, &refused) {
+		return []error{e.Landed}
+	}
+	return []error{e.Landed, e.Last}
+}

@@ -70,6 +70,16 @@ type Request struct {
 	// OnMint is called with the new token as soon as it is minted, before
 	// anything else is logged (the Action masks it there).
 	OnMint func(groo.Token)
+
+	// KeepCredential: never revoke a token of the use case that is the
+	// Credential itself (the daemon's own PAT). The Action leaves it false:
+	// there the credential is the token being replaced.
+	KeepCredential bool
+
+	// BeforeWrite, when set, is called just before the write is sent; an
+	// error stops the rotation with nothing written (the daemon checks
+	// there that it still holds the use case's lease).
+	BeforeWrite func(ctx context.Context) error
 }
 
 // Result is what a rotation did. NewToken is the only token value in it and
@@ -84,10 +94,14 @@ type Result struct {
 	Revoked       []string // older tokens revoked now
 	Pending       []string // older tokens left for later: grace not over, or the revoke kept failing
 	TooRecent     []string // older tokens too recent to revoke safely (may still be written by another run)
-	Started       time.Time
-	Written       time.Time
-	Duration      time.Duration
-	Steps         map[string]time.Duration
+	Kept          []string // older tokens never revoked by this caller (KeepCredential)
+	// RevokeAfter is when each pending token's grace ends (this machine's
+	// clock); the daemon's sweep revokes it then.
+	RevokeAfter map[string]time.Time
+	Started     time.Time
+	Written     time.Time
+	Duration    time.Duration
+	Steps       map[string]time.Duration
 }
 
 // PlanStep is one line of a dry run.
@@ -111,7 +125,9 @@ type Config struct {
 	ClockMargin time.Duration // (5s) added to W when judging whether a token is safe to revoke
 	RevokeTries int           // (4) attempts per revoke before it is left pending
 	Now         func() time.Time
-	Logger      *slog.Logger
+	// Sleep waits between revoke tries (a real timer); tests move a clock.
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Logger *slog.Logger
 }
 
 // Engine runs rotations. It is safe for concurrent use; rotations of one use

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,7 +75,17 @@ type fixture struct {
 	// transport checks every GitHub request against GitHub's OpenAPI
 	// description; shared by the fixture's engines.
 	transport http.RoundTripper
+	// shift moves both services' clock (the emulator's) ahead of real
+	// time: the retire rule reads Groo's clock, so a test that lets time
+	// pass moves that one, not only the engine's.
+	shift *atomic.Int64
 }
+
+// now is the emulator's clock: real time plus the fixture's shift.
+func (f *fixture) now() time.Time { return time.Now().Add(time.Duration(f.shift.Load())) }
+
+// advance moves the emulator's clock (and engines using f.now) by d.
+func (f *fixture) advance(d time.Duration) { f.shift.Add(int64(d)) }
 
 type fixtureOpts struct {
 	target ghsecret.Target
@@ -103,6 +114,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if !o.noSecret {
 		secrets = []emulator.SeedSecret{{Scope: o.target.Key(), Name: o.target.Name, Value: secret}}
 	}
+	shift := &atomic.Int64{}
 	emu, url := emulator.NewTestServer(t, emulator.Seed{
 		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{{ID: "tok_seed", Name: useCase, Secret: secret, CreatedAt: &created}}},
 		GitHub: emulator.GitHubSeed{
@@ -111,13 +123,13 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 			Environments: []string{"octo/app:prod/eu"},
 			Secrets:      secrets,
 		},
-	})
+	}, emulator.WithClock(func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }))
 	cred, err := groo.ParseToken(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{emu: emu, url: url, cred: cred, seedID: "tok_seed", target: o.target, useCase: useCase,
-		rec: &memRecorder{}, logs: &testkit.Buffer{}, transport: http.DefaultTransport}
+		rec: &memRecorder{}, logs: &testkit.Buffer{}, transport: http.DefaultTransport, shift: shift}
 	if tt, ok := t.(*testing.T); ok && !o.noConformance {
 		f.transport = ghconform.New(tt, http.DefaultTransport)
 	}

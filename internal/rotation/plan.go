@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 )
 
 // Plan reports what Rotate would do now. It makes only reads: no mint, no
 // write, no revoke, and no audit event beyond what the caller records.
 func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
-	if err := req.validate(); err != nil {
+	cfg := e.Config.withDefaults()
+	if err := req.validate(cfg); err != nil {
 		return nil, err
 	}
-	cfg := e.Config.withDefaults()
 	useCase := req.useCase()
 	rr, wg := e.startReads(ctx, req, req.Credential)
 	wg.Wait()
@@ -31,8 +34,10 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Secret = rr.meta
 	}
 	now := cfg.Now()
-	a := &attempt{cfg: cfg, useCase: useCase, res: &Result{}}
-	p.Live = a.older(rr.tokens)
+	// The token a rotation would mint now is newer than anything the list
+	// shows: Groo's latest time stands in for its createdAt.
+	seen := retire.LatestSeen(rr.tokens)
+	p.Live = liveOlder(rr.tokens, useCase, "", seen)
 
 	add := func(step, format string, args ...any) {
 		p.Steps = append(p.Steps, PlanStep{Step: step, Detail: fmt.Sprintf(format, args...)})
@@ -46,25 +51,37 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		verb = "create"
 	}
 	add(StepWrite, "%s secret %s sealed with key %s, within %s of the mint", verb, p.Target, rr.key.KeyID, cfg.WriteWindow)
-	writeAt := now // the write would start about now
-	var revoke, recent []string
-	for _, x := range p.Live {
-		if x.CreatedAt.Add(cfg.WriteWindow + cfg.ClockMargin).Before(writeAt) {
-			revoke = append(revoke, x.ID)
-		} else {
-			recent = append(recent, x.ID)
+
+	rule := retire.Rotation{Listed: rr.tokens, WriteStart: now, Written: now, Now: now, Grace: req.Grace, Margin: cfg.ClockMargin}
+	if rr.metaErr == nil && rr.meta.Exists && !rr.meta.UpdatedAt.IsZero() {
+		u := rr.meta.UpdatedAt
+		rule.SecretUpdatedAt = &u
+	}
+	if req.KeepCredential {
+		rule.Keep = func(t groo.TokenInfo) bool { return retire.Matches(t, req.Credential) }
+	}
+	ds := rule.Decide(p.Live)
+	revoke, recent, kept := retire.IDs(ds, retire.Revoke), retire.IDs(ds, retire.TooRecent), retire.IDs(ds, retire.Keep)
+	var later []string
+	for _, d := range ds {
+		if d.Verdict == retire.Grace {
+			later = append(later, fmt.Sprintf("%s after %s", d.Token.ID, d.RevokeAfter.UTC().Format(time.RFC3339)))
 		}
 	}
-	switch {
-	case len(revoke) == 0:
+	if len(revoke)+len(later) == 0 {
 		add(StepRetire, "nothing to revoke")
-	case req.Grace > 0:
-		add(StepRetire, "revoke %s after a grace of %s", strings.Join(revoke, ", "), req.Grace)
-	default:
+	}
+	if len(revoke) > 0 {
 		add(StepRetire, "revoke %s at once", strings.Join(revoke, ", "))
+	}
+	if len(later) > 0 {
+		add(StepRetire, "revoke %s (grace %s after each was replaced)", strings.Join(later, ", "), req.Grace)
 	}
 	if len(recent) > 0 {
 		add(StepRetire, "leave %s live: too recent to revoke safely (another run may still write it)", strings.Join(recent, ", "))
+	}
+	if len(kept) > 0 {
+		add(StepRetire, "keep %s: the credential this tool authenticates with", strings.Join(kept, ", "))
 	}
 	add(StepRecord, "record one audit event for the attempt")
 	return p, nil

@@ -7,21 +7,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 )
 
 // Defaults for Config's zero values.
 const (
-	DefaultWriteWindow = 2 * time.Minute
-	DefaultClockMargin = 5 * time.Second
+	DefaultWriteWindow = retire.DefaultWindow
+	DefaultClockMargin = retire.DefaultMargin
 	DefaultRevokeTries = 4
+	// MaxNameLength is Groo's limit on a token name, in characters.
+	MaxNameLength = 100
+	// expiryTolerance absorbs Groo's millisecond rounding of expiresAt.
+	expiryTolerance = time.Second
 )
 
 // Step names, used in errors, audit events and timings.
@@ -63,6 +70,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrInvalidRequest wraps every refusal of a Request before any call.
 var ErrInvalidRequest = errors.New("invalid rotation request")
 
+// ErrShortExpiry is wrapped when Groo minted a token that expires earlier
+// than asked (or never, when an expiry was asked).
+var ErrShortExpiry = errors.New("minted token's expiry is not the one asked")
+
 func (c Config) withDefaults() Config {
 	if c.WriteWindow <= 0 {
 		c.WriteWindow = DefaultWriteWindow
@@ -78,10 +89,24 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Sleep == nil {
+		c.Sleep = sleepContext
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (r Request) useCase() string {
@@ -91,7 +116,7 @@ func (r Request) useCase() string {
 	return r.Target.UseCase()
 }
 
-func (r Request) validate() error {
+func (r Request) validate(cfg Config) error {
 	if err := r.Target.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
@@ -104,8 +129,13 @@ func (r Request) validate() error {
 	if r.Grace < 0 {
 		return fmt.Errorf("%w: revoke grace must not be negative (got %s)", ErrInvalidRequest, r.Grace)
 	}
-	if n := len(r.useCase()); n > 100 {
-		return fmt.Errorf("%w: token name %q is %d characters; Groo allows 100: set a shorter token name", ErrInvalidRequest, r.useCase(), n)
+	if n := utf8.RuneCountInString(r.useCase()); n > MaxNameLength {
+		return fmt.Errorf("%w: token name %q is %d characters; Groo allows %d: set a shorter token name", ErrInvalidRequest, r.useCase(), n, MaxNameLength)
+	}
+	if cfg.WriteWindow > retire.MaxWindow {
+		// Other writers judge this token by the window its description
+		// names, and trust none above the maximum.
+		return fmt.Errorf("%w: write window %s is above the maximum of %s: set a shorter write window", ErrInvalidRequest, cfg.WriteWindow, retire.MaxWindow)
 	}
 	return nil
 }
@@ -114,16 +144,6 @@ func newAttemptID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "rot_" + hex.EncodeToString(b[:])
-}
-
-// description is stored on the minted token: it tells a human which tool
-// and target own it, and carries the attempt id so that a mint whose answer
-// was lost can be found and revoked.
-func description(tool, target, attempt string) string {
-	if tool == "" {
-		tool = "pat-action"
-	}
-	return fmt.Sprintf("Managed by %s for %s (attempt %s)", tool, target, attempt)
 }
 
 // readResult collects the reads that run in parallel with the mint.
@@ -159,6 +179,15 @@ type attempt struct {
 	ev      audit.Event
 	res     *Result
 	stepAt  time.Time
+
+	reads     *readResult
+	readsDone *sync.WaitGroup
+	tok       groo.Token // the new token, once minted
+	mintAt    time.Time  // local, before the mint was sent
+	offset    retire.Offset
+	tokens    []groo.TokenInfo // the use case's list, read before the write
+	writeAt   time.Time        // local, when the write started
+	updatedAt *time.Time       // the secret's updated_at read before the write
 }
 
 func (a *attempt) step(name string) {
@@ -172,17 +201,37 @@ func (a *attempt) step(name string) {
 	a.stepAt = now
 }
 
-// fail records the failed attempt and returns its error.
-func (a *attempt) fail(ctx context.Context, step string, err error, newTok *groo.TokenInfo, unknown bool, leftLive string) error {
-	rerr := &Error{Step: step, Target: a.target, UseCase: a.useCase, OutcomeUnknown: unknown, LeftLive: leftLive, Err: err}
-	a.ev.Outcome = audit.OutcomeFailed
-	a.ev.Step = step
-	a.ev.Error = rerr.Error()
-	a.ev.OutcomeUnknown = unknown
-	if newTok != nil {
-		a.fillNew(*newTok)
+// The three ways an attempt fails.
+
+// failBefore: nothing of this attempt is live (or what may be could not be
+// cleaned up: leftLive).
+func (a *attempt) failBefore(ctx context.Context, step string, err error, leftLive string) error {
+	return a.finishFailed(ctx, &Error{Step: step, Target: a.target, UseCase: a.useCase, LeftLive: leftLive, Err: err})
+}
+
+// failDiscard: the new token will not be used; revoke it with cred.
+func (a *attempt) failDiscard(ctx context.Context, step string, err error, cred groo.Token) error {
+	left := a.revokeNew(ctx, cred)
+	a.fillNew(a.res.New)
+	return a.finishFailed(ctx, &Error{Step: step, Target: a.target, UseCase: a.useCase, LeftLive: left, Err: err})
+}
+
+// failUnknown: the write may have landed, so the new token stays live.
+func (a *attempt) failUnknown(ctx context.Context, err error) error {
+	a.fillNew(a.res.New)
+	a.ev.Replaced = a.olderIDs(a.tokens)
+	return a.finishFailed(ctx, &Error{Step: StepWrite, Target: a.target, UseCase: a.useCase, OutcomeUnknown: true, LeftLive: a.res.New.ID, Err: err})
+}
+
+func (a *attempt) finishFailed(ctx context.Context, rerr *Error) error {
+	if a.readsDone != nil {
+		a.readsDone.Wait()
 	}
-	a.log.Warn("rotation failed", "step", step, "error", rerr.Error(), "write_outcome_unknown", unknown)
+	a.ev.Outcome = audit.OutcomeFailed
+	a.ev.Step = rerr.Step
+	a.ev.Error = rerr.Error()
+	a.ev.OutcomeUnknown = rerr.OutcomeUnknown
+	a.log.Warn("rotation failed", "step", rerr.Step, "error", rerr.Error(), "write_outcome_unknown", rerr.OutcomeUnknown)
 	if recErr := a.record(ctx); recErr != nil {
 		return errors.Join(rerr, recErr)
 	}
@@ -200,7 +249,7 @@ func (a *attempt) record(ctx context.Context) error {
 	now := a.cfg.Now()
 	a.ev.Time = now
 	a.ev.Duration = now.Sub(a.res.Started)
-	a.ev.Steps = copyDurations(a.res.Steps)
+	a.ev.Steps = maps.Clone(a.res.Steps)
 	// The final event must land even when the caller's context ended
 	// (SIGTERM): an attempt without its outcome breaks I7.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -211,26 +260,15 @@ func (a *attempt) record(ctx context.Context) error {
 	return nil
 }
 
-func copyDurations(m map[string]time.Duration) map[string]time.Duration {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]time.Duration, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // Rotate runs the protocol once for req.Target.
 func (e *Engine) Rotate(ctx context.Context, req Request) (*Result, error) {
 	if e.Recorder == nil || e.Groo == nil || e.Secrets == nil {
 		return nil, fmt.Errorf("%w: engine needs a Groo client, a secret writer and an audit recorder", ErrInvalidRequest)
 	}
-	if err := req.validate(); err != nil {
+	cfg := e.Config.withDefaults()
+	if err := req.validate(cfg); err != nil {
 		return nil, err
 	}
-	cfg := e.Config.withDefaults()
 	useCase := req.useCase()
 	unlock := e.guard.Lock(useCase)
 	defer unlock()
@@ -251,131 +289,25 @@ func (e *Engine) Rotate(ctx context.Context, req Request) (*Result, error) {
 }
 
 func (a *attempt) run(ctx context.Context) (*Result, error) {
-	e, req, cfg := a.e, a.req, a.cfg
-	cred := req.Credential
-
 	// Reads in parallel with the mint: they are not on the critical path.
 	readCtx, cancelReads := context.WithCancel(ctx)
 	defer cancelReads()
-	rr, readsDone := e.startReads(readCtx, req, cred)
+	a.reads, a.readsDone = a.e.startReads(readCtx, a.req, a.req.Credential)
 
-	// 1. mint
-	mintAt := cfg.Now()
-	var expires time.Time
-	if req.TTL > 0 {
-		expires = mintAt.Add(req.TTL).UTC()
+	if err := a.mint(ctx); err != nil {
+		return nil, err
 	}
-	info, tok, err := e.Groo.Create(ctx, cred, groo.CreateRequest{
-		Name:        a.useCase,
-		Description: description(req.Tool, a.target, a.res.AttemptID),
-		ExpiresAt:   expires,
-	})
-	a.step(StepMint)
-	if err != nil {
-		readsDone.Wait()
-		err = fmt.Errorf("mint token %q: %w", a.useCase, err)
-		var left string
-		if mintMayHaveHappened(err) {
-			var cerr error
-			left, cerr = a.cleanupLostMint(ctx, cred)
-			err = errors.Join(err, cerr)
-		}
-		return nil, a.fail(ctx, StepMint, err, nil, false, left)
+	if err := a.verify(ctx); err != nil {
+		return nil, err
 	}
-	if req.OnMint != nil {
-		req.OnMint(tok)
+	if err := a.write(ctx); err != nil {
+		return nil, err
 	}
-	a.res.New, a.res.NewToken = info, tok
-	if a.res.New.LastFour == "" {
-		a.res.New.LastFour = tok.LastFour()
-	}
-	if a.res.New.TokenPrefix == "" {
-		a.res.New.TokenPrefix = tok.TokenPrefix()
-	}
-	a.fillNew(a.res.New)
-	a.log = a.log.With("new_token_id", info.ID, "new_token_last4", a.res.New.LastFour)
-	a.log.Info("minted", "expires_at", expires)
-	// The started event again, now naming the new token: if this process
-	// dies before the end, the store can still tie the token to its attempt.
-	if err := a.record(ctx); err != nil {
-		left := a.revokeNew(ctx, cred, tok)
-		return nil, a.fail(ctx, StepMint, err, &a.res.New, false, left)
-	}
-
-	// 2. verify: the new token answers for the same user as the credential.
-	user, verr := e.Groo.Me(ctx, tok)
-	readsDone.Wait()
-	a.step(StepVerify)
-	if verr == nil && rr.userErr != nil {
-		verr = fmt.Errorf("identify the minting credential: %w", rr.userErr)
-	} else if verr == nil && user.ID != rr.user.ID {
-		verr = fmt.Errorf("new token belongs to user %s, the credential to %s", user.ID, rr.user.ID)
-	}
-	if verr != nil {
-		// The new token may not work: revoke it with the credential that minted it.
-		left := a.revokeNew(ctx, cred, tok)
-		return nil, a.fail(ctx, StepVerify, fmt.Errorf("verify new token %s: %w", info.ID, verr), &a.res.New, false, left)
-	}
-	a.log.Info("verified", "user", user.ID)
-	// From here on every Groo call uses the new token: the credential may be
-	// one of the tokens this rotation retires.
-
-	tokens := rr.tokens
-	if rr.tokensErr != nil {
-		tokens, err = e.Groo.List(ctx, tok)
-		if err != nil {
-			left := a.revokeNew(ctx, tok, tok)
-			return nil, a.fail(ctx, StepRead, fmt.Errorf("list tokens of %q: %w", a.useCase, errors.Join(rr.tokensErr, err)), &a.res.New, false, left)
-		}
-	}
-	key := rr.key
-	if rr.keyErr != nil {
-		key, err = e.Secrets.PublicKey(ctx, req.Target)
-		if err != nil {
-			left := a.revokeNew(ctx, tok, tok)
-			return nil, a.fail(ctx, StepRead, fmt.Errorf("public key of %s: %w", a.target, errors.Join(rr.keyErr, err)), &a.res.New, false, left)
-		}
-	}
-	target := req.Target
-	if rr.metaErr != nil {
-		a.log.Warn("secret metadata unavailable", "error", rr.metaErr.Error())
-	} else {
-		target = keepAccess(target, rr.meta)
-	}
-
-	// 3. write, only within the write window of the mint.
-	writeStart := cfg.Now()
-	remaining := cfg.WriteWindow - writeStart.Sub(mintAt)
-	if remaining <= 0 {
-		left := a.revokeNew(ctx, tok, tok)
-		return nil, a.fail(ctx, StepWrite, fmt.Errorf("write window of %s passed before the write could start", cfg.WriteWindow), &a.res.New, false, left)
-	}
-	wctx, cancelWrite := context.WithTimeout(ctx, remaining)
-	put, err := e.Secrets.Put(wctx, target, key, []byte(tok.Reveal()))
-	cancelWrite()
-	a.step(StepWrite)
-	if err != nil {
-		var refused *ghsecret.RefusedError
-		if errors.As(err, &refused) {
-			left := a.revokeNew(ctx, tok, tok)
-			return nil, a.fail(ctx, StepWrite, fmt.Errorf("write secret %s: %w", a.target, err), &a.res.New, false, left)
-		}
-		a.ev.Replaced = a.olderIDs(tokens)
-		return nil, a.fail(ctx, StepWrite, fmt.Errorf("write secret %s: %w", a.target, err), &a.res.New, true, info.ID)
-	}
-	a.res.Written = cfg.Now()
-	a.res.SecretCreated = put.Created
-	written := a.res.Written
-	a.ev.WrittenAt = &written
-	a.ev.SecretCreated = put.Created
-	a.log.Info("secret written", "created", put.Created, "key_id", put.KeyID)
-
-	// 4. retire
-	a.retire(ctx, tok, tokens, writeStart)
+	a.retire(ctx)
 	a.step(StepRetire)
 
 	a.ev.Outcome = audit.OutcomeSucceeded
-	a.ev.Replaced = a.olderIDs(tokens)
+	a.ev.Replaced = a.olderIDs(a.tokens)
 	a.ev.Revoked = a.res.Revoked
 	a.ev.Pending = a.res.Pending
 	a.ev.TooRecent = a.res.TooRecent
@@ -384,8 +316,162 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 		return a.res, err
 	}
 	a.log.Info("rotated", "revoked", strings.Join(a.res.Revoked, ","), "pending", strings.Join(a.res.Pending, ","),
-		"too_recent", strings.Join(a.res.TooRecent, ","))
+		"too_recent", strings.Join(a.res.TooRecent, ","), "kept", strings.Join(a.res.Kept, ","))
 	return a.res, nil
+}
+
+// mint creates the new token and checks its answer.
+func (a *attempt) mint(ctx context.Context) error {
+	req, cred := a.req, a.req.Credential
+	a.mintAt = a.cfg.Now()
+	expires := a.mintAt.Add(req.TTL).UTC()
+	info, tok, err := a.e.Groo.Create(ctx, cred, groo.CreateRequest{
+		Name:        a.useCase,
+		Description: retire.Description(req.Tool, a.target, a.res.AttemptID, a.cfg.WriteWindow),
+		ExpiresAt:   expires,
+	})
+	answered := a.cfg.Now()
+	a.step(StepMint)
+	if err != nil {
+		err = fmt.Errorf("mint token %q: %w", a.useCase, err)
+		var left string
+		if mintMayHaveHappened(err) {
+			var cerr error
+			left, cerr = a.cleanupLostMint(ctx, cred)
+			err = errors.Join(err, cerr)
+		}
+		return a.failBefore(ctx, StepMint, err, left)
+	}
+	if req.OnMint != nil {
+		req.OnMint(tok)
+	}
+	a.tok = tok
+	a.res.New, a.res.NewToken = info, tok
+	if a.res.New.LastFour == "" {
+		a.res.New.LastFour = tok.LastFour()
+	}
+	if a.res.New.TokenPrefix == "" {
+		a.res.New.TokenPrefix = tok.TokenPrefix()
+	}
+	a.offset = retire.MeasureOffset(a.mintAt, answered, info.CreatedAt)
+	a.fillNew(a.res.New)
+	a.log = a.log.With("new_token_id", info.ID, "new_token_last4", a.res.New.LastFour)
+	a.log.Info("minted", "expires_at", expires)
+	if err := checkExpiry(info, expires); err != nil {
+		return a.failDiscard(ctx, StepMint, fmt.Errorf("mint token %q: %w", a.useCase, err), cred)
+	}
+	// The started event again, now naming the new token: if this process
+	// dies before the end, the store can still tie the token to its attempt.
+	if err := a.record(ctx); err != nil {
+		return a.failDiscard(ctx, StepMint, err, cred)
+	}
+	return nil
+}
+
+// checkExpiry refuses a token that lives shorter than asked: a secret would
+// hold a token that lapses before the schedule replaces it.
+func checkExpiry(info groo.TokenInfo, asked time.Time) error {
+	if info.ExpiresAt == nil {
+		return fmt.Errorf("%w: Groo minted token %s without an expiry, asked %s", ErrShortExpiry, info.ID, asked.Format(time.RFC3339))
+	}
+	if info.ExpiresAt.Before(asked.Add(-expiryTolerance)) {
+		return fmt.Errorf("%w: Groo minted token %s expiring at %s, earlier than the %s asked", ErrShortExpiry, info.ID,
+			info.ExpiresAt.UTC().Format(time.RFC3339), asked.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// verify checks that the new token answers for the credential's user, and
+// completes the reads the write needs.
+func (a *attempt) verify(ctx context.Context) error {
+	cred, tok, rr := a.req.Credential, a.tok, a.reads
+	user, verr := a.e.Groo.Me(ctx, tok)
+	a.readsDone.Wait()
+	a.step(StepVerify)
+	if verr == nil && rr.userErr != nil {
+		verr = fmt.Errorf("identify the minting credential: %w", rr.userErr)
+	} else if verr == nil && user.ID != rr.user.ID {
+		verr = fmt.Errorf("new token belongs to user %s, the credential to %s", user.ID, rr.user.ID)
+	}
+	if verr != nil {
+		// The new token may not work: revoke it with the credential that minted it.
+		return a.failDiscard(ctx, StepVerify, fmt.Errorf("verify new token %s: %w", a.res.New.ID, verr), cred)
+	}
+	a.log.Info("verified", "user", user.ID)
+	// From here on every Groo call uses the new token: the credential may be
+	// one of the tokens this rotation retires.
+
+	a.tokens = rr.tokens
+	if rr.tokensErr != nil {
+		var err error
+		if a.tokens, err = a.e.Groo.List(ctx, tok); err != nil {
+			return a.failDiscard(ctx, StepRead, fmt.Errorf("list tokens of %q: %w", a.useCase, errors.Join(rr.tokensErr, err)), tok)
+		}
+	}
+	if rr.keyErr != nil {
+		var err error
+		if rr.key, err = a.e.Secrets.PublicKey(ctx, a.req.Target); err != nil {
+			return a.failDiscard(ctx, StepRead, fmt.Errorf("public key of %s: %w", a.target, errors.Join(rr.keyErr, err)), tok)
+		}
+	}
+	return nil
+}
+
+// write seals the new token into the secret, within the write window of
+// the mint: the context's deadline is mint time + W, so no write of this
+// token can land later.
+func (a *attempt) write(ctx context.Context) error {
+	tok, rr := a.tok, a.reads
+	target := a.req.Target
+	if rr.metaErr != nil {
+		a.log.Warn("secret metadata unavailable", "error", rr.metaErr.Error())
+	} else {
+		target = keepAccess(target, rr.meta)
+		if rr.meta.Exists && !rr.meta.UpdatedAt.IsZero() {
+			u := rr.meta.UpdatedAt
+			a.updatedAt = &u
+		}
+	}
+	a.writeAt = a.cfg.Now()
+	deadline := a.mintAt.Add(a.cfg.WriteWindow)
+	if !a.writeAt.Before(deadline) {
+		return a.failDiscard(ctx, StepWrite, fmt.Errorf("write window of %s passed before the write could start", a.cfg.WriteWindow), tok)
+	}
+	if a.req.BeforeWrite != nil {
+		// The daemon's fence: a rotation whose lease was taken must not write.
+		if err := a.req.BeforeWrite(ctx); err != nil {
+			return a.failDiscard(ctx, StepWrite, fmt.Errorf("write secret %s: not sent: %w", a.target, err), tok)
+		}
+	}
+	wctx, cancelWrite := context.WithTimeout(ctx, deadline.Sub(a.cfg.Now()))
+	put, err := a.e.Secrets.Put(wctx, target, rr.key, []byte(tok.Reveal()))
+	cancelWrite()
+	a.step(StepWrite)
+	if err != nil {
+		err = fmt.Errorf("write secret %s: %w", a.target, err)
+		if writeRefused(err) {
+			return a.failDiscard(ctx, StepWrite, err, tok)
+		}
+		return a.failUnknown(ctx, err)
+	}
+	a.res.Written = a.cfg.Now()
+	a.res.SecretCreated = put.Created
+	written := a.res.Written
+	a.ev.WrittenAt = &written
+	a.ev.SecretCreated = put.Created
+	a.log.Info("secret written", "created", put.Created, "key_id", put.KeyID)
+	return nil
+}
+
+// writeRefused is true only for a definitive refusal of every attempt: a
+// write that may have landed once stays unknown (the sticky rule).
+func writeRefused(err error) bool {
+	var unknown *ghsecret.OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		return false
+	}
+	var refused *ghsecret.RefusedError
+	return errors.As(err, &refused)
 }
 
 // keepAccess carries an organization secret's visibility and repositories,
@@ -412,20 +498,36 @@ func keepAccess(t ghsecret.Target, md ghsecret.Metadata) ghsecret.Target {
 	return t
 }
 
-// older returns the live tokens of the use case other than the new one.
-func (a *attempt) older(tokens []groo.TokenInfo) []groo.TokenInfo {
-	now := a.cfg.Now()
+// liveOlder returns the live tokens of the use case other than newID. A
+// token counts as expired only once Groo's own clock passed its expiry
+// (ref, a Groo time; zero: this machine's now).
+func liveOlder(tokens []groo.TokenInfo, useCase, newID string, ref time.Time) []groo.TokenInfo {
 	var out []groo.TokenInfo
 	for _, t := range tokens {
-		if t.Name != a.useCase || t.ID == a.res.New.ID || t.Revoked {
+		if t.Name != useCase || t.ID == newID || t.Revoked {
 			continue
 		}
-		if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
+		if t.ExpiresAt != nil && !t.ExpiresAt.After(ref) {
 			continue
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+func (a *attempt) grooNow() time.Time {
+	ref := a.res.New.CreatedAt
+	if seen := retire.LatestSeen(a.tokens); seen.After(ref) {
+		ref = seen
+	}
+	if ref.IsZero() {
+		return a.cfg.Now()
+	}
+	return ref
+}
+
+func (a *attempt) older(tokens []groo.TokenInfo) []groo.TokenInfo {
+	return liveOlder(tokens, a.useCase, a.res.New.ID, a.grooNow())
 }
 
 func (a *attempt) olderIDs(tokens []groo.TokenInfo) []string {
@@ -436,46 +538,56 @@ func (a *attempt) olderIDs(tokens []groo.TokenInfo) []string {
 	return ids
 }
 
-// safeToRevoke is DESIGN.md's rule: every write of x ended before this
-// rotation's write started, so the secret now holds our token or a newer one.
-func (a *attempt) safeToRevoke(ctx context.Context, x groo.TokenInfo, writeStart time.Time) bool {
-	if x.CreatedAt.Add(a.cfg.WriteWindow + a.cfg.ClockMargin).Before(writeStart) {
-		return true
+// rule is this rotation's view for the retire rule.
+func (a *attempt) rule(ctx context.Context) retire.Rotation {
+	r := retire.Rotation{
+		New: a.res.New, Listed: a.tokens, WriteStart: a.writeAt, Written: a.res.Written, Now: a.cfg.Now(),
+		Grace: a.req.Grace, Margin: a.cfg.ClockMargin, Offset: a.offset, SecretUpdatedAt: a.updatedAt,
 	}
-	if a.e.History == nil {
-		return false
+	if h := a.e.History; h != nil {
+		r.WritesEnded = func(id string) (time.Time, bool) {
+			ended, ok, err := h.WritesEnded(ctx, a.useCase, id)
+			if err != nil {
+				a.log.Warn("write history unavailable", "token_id", id, "error", err.Error())
+				return time.Time{}, false
+			}
+			return ended, ok
+		}
 	}
-	ended, ok, err := a.e.History.WritesEnded(ctx, a.useCase, x.ID)
-	if err != nil {
-		a.log.Warn("write history unavailable", "token_id", x.ID, "error", err.Error())
-		return false
+	if a.req.KeepCredential {
+		cred := a.req.Credential
+		r.Keep = func(t groo.TokenInfo) bool { return retire.Matches(t, cred) }
 	}
-	return ok && ended.Before(writeStart)
+	return r
 }
 
-func (a *attempt) retire(ctx context.Context, tok groo.Token, tokens []groo.TokenInfo, writeStart time.Time) {
+func (a *attempt) retire(ctx context.Context) {
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
-	older := a.older(tokens)
-	replacedAt := a.replacedAt(older)
-	now := a.cfg.Now()
-	for _, x := range older {
-		switch {
-		case !a.safeToRevoke(ctx, x, writeStart):
+	a.res.RevokeAfter = map[string]time.Time{}
+	for _, d := range a.rule(ctx).Decide(a.older(a.tokens)) {
+		x := d.Token
+		switch d.Verdict {
+		case retire.Keep:
+			a.res.Kept = append(a.res.Kept, x.ID)
+			a.log.Info("older token kept: it is the credential this tool authenticates with", "token_id", x.ID)
+		case retire.TooRecent:
 			a.res.TooRecent = append(a.res.TooRecent, x.ID)
-			a.log.Warn("older token too recent to revoke safely; left for a later run", "token_id", x.ID, "created_at", x.CreatedAt)
-		case a.req.Grace > 0 && now.Before(replacedAt[x.ID].Add(a.req.Grace)):
+			a.log.Warn("older token too recent to revoke safely; left for a later run", "token_id", x.ID, "created_at", x.CreatedAt, "why", d.Why)
+		case retire.Grace:
 			a.res.Pending = append(a.res.Pending, x.ID)
-			a.log.Info("revoke pending until grace ends", "token_id", x.ID, "revoke_after", replacedAt[x.ID].Add(a.req.Grace))
-		default:
+			a.res.RevokeAfter[x.ID] = d.RevokeAfter
+			a.log.Info("revoke pending until grace ends", "token_id", x.ID, "revoke_after", d.RevokeAfter)
+		case retire.Revoke:
 			wg.Go(func() {
-				err := a.revokeWithRetry(ctx, tok, x.ID)
+				err := a.revokeWithRetry(ctx, a.tok, x.ID)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
 					a.res.Pending = append(a.res.Pending, x.ID)
+					a.res.RevokeAfter[x.ID] = d.RevokeAfter
 					a.log.Warn("revoke failed; left pending", "token_id", x.ID, "error", err.Error())
 					return
 				}
@@ -485,33 +597,14 @@ func (a *attempt) retire(ctx context.Context, tok groo.Token, tokens []groo.Toke
 		}
 	}
 	wg.Wait()
-	slices.Sort(a.res.Revoked)
-	slices.Sort(a.res.Pending)
-	slices.Sort(a.res.TooRecent)
-}
-
-// replacedAt bounds when each older token stopped being the secret's value:
-// when its successor in the lineage was written. The successor of the newest
-// is this rotation's token, written just now; an earlier successor was
-// written no later than its mint plus the write window. Grace counts from
-// there, so a stateless run (the Action) retires what an earlier run left
-// pending once that grace is over.
-func (a *attempt) replacedAt(older []groo.TokenInfo) map[string]time.Time {
-	sorted := slices.Clone(older)
-	slices.SortFunc(sorted, func(x, y groo.TokenInfo) int { return x.CreatedAt.Compare(y.CreatedAt) })
-	out := make(map[string]time.Time, len(sorted))
-	for i, x := range sorted {
-		if i+1 < len(sorted) {
-			out[x.ID] = sorted[i+1].CreatedAt.Add(a.cfg.WriteWindow)
-		} else {
-			out[x.ID] = a.res.Written
-		}
+	for _, ids := range []*[]string{&a.res.Revoked, &a.res.Pending, &a.res.TooRecent, &a.res.Kept} {
+		slices.Sort(*ids)
 	}
-	return out
 }
 
 // revokeWithRetry retries on top of the client's own retries, because a
-// revoke left undone keeps a token live that nothing uses.
+// revoke left undone keeps a token live that nothing uses. It waits on the
+// engine's clock.
 func (a *attempt) revokeWithRetry(ctx context.Context, cred groo.Token, id string) error {
 	var err error
 	delay := 100 * time.Millisecond
@@ -525,10 +618,8 @@ func (a *attempt) revokeWithRetry(ctx context.Context, cred groo.Token, id strin
 			return err
 		}
 		if i+1 < a.cfg.RevokeTries {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(delay):
+			if serr := a.cfg.Sleep(ctx, delay); serr != nil {
+				return errors.Join(err, serr)
 			}
 			delay *= 2
 		}
@@ -536,14 +627,15 @@ func (a *attempt) revokeWithRetry(ctx context.Context, cred groo.Token, id strin
 	return err
 }
 
-// revokeNew revokes a new token that will not be used. It returns the
-// token's id when that failed (I4 then needs a later clean-up).
-func (a *attempt) revokeNew(ctx context.Context, cred, tok groo.Token) string {
+// revokeNew revokes a new token that will not be used, with cred and, if
+// that fails, with the new token itself. It returns the token's id when
+// both failed (I4 then needs a later clean-up).
+func (a *attempt) revokeNew(ctx context.Context, cred groo.Token) string {
 	id := a.res.New.ID
 	rctx := context.WithoutCancel(ctx)
 	err := a.revokeWithRetry(rctx, cred, id)
-	if err != nil && cred != tok {
-		err = errors.Join(err, a.revokeWithRetry(rctx, tok, id))
+	if err != nil && cred != a.tok {
+		err = errors.Join(err, a.revokeWithRetry(rctx, a.tok, id))
 	}
 	if err != nil {
 		a.log.Error("could not revoke the unused new token", "token_id", id, "error", err.Error())
@@ -576,7 +668,7 @@ func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) (string,
 	}
 	var left []string
 	for _, t := range tokens {
-		if t.Revoked || t.Description == nil || !strings.Contains(*t.Description, a.res.AttemptID) {
+		if t.Revoked || !retire.MintedBy(t, a.res.AttemptID) {
 			continue
 		}
 		a.log.Warn("revoking a token this attempt minted without seeing the answer", "token_id", t.ID)

@@ -219,7 +219,8 @@ func TestSecondRunInsideWindowLeavesTooRecent(t *testing.T) {
 		t.Errorf("too recent %v, want [%s]", second.TooRecent, first.New.ID)
 	}
 	f.checkI1(t)
-	e.Config.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	f.advance(2 * time.Minute)
+	e.Config.Now = f.now
 	third, err := e.Rotate(context.Background(), f.requestFromSecret(t))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,8 @@ func TestGraceRetiredByLaterRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := f.engine(t, 0)
-	later.Config.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	f.advance(2 * time.Hour)
+	later.Config.Now = f.now
 	req = f.requestFromSecret(t)
 	req.Grace = time.Hour
 	second, err := later.Rotate(context.Background(), req)
