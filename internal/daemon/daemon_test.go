@@ -48,13 +48,19 @@ func (f *fleet) getenv(k string) string { return f.env[k] }
 // token created an hour ago.
 func newFleet(t testing.TB, repos int, bootstrap []string) *fleet {
 	t.Helper()
+	return newFleetBot(t, repos, bootstrap, "pat-rotator bot")
+}
+
+// newFleetBot is newFleet with the bot PAT's token name.
+func newFleetBot(t testing.TB, repos int, bootstrap []string, botName string) *fleet {
+	t.Helper()
 	f := &fleet{botPAT: randomPAT(), ghToken: "ghs_" + randomHex(18), dir: t.TempDir()}
 	f.env = map[string]string{"TEST_GROO_PAT": f.botPAT, "TEST_GITHUB_TOKEN": f.ghToken}
 	f.secrets = []string{f.botPAT, f.ghToken}
 	hourAgo := time.Now().Add(-time.Hour)
 	expires := time.Now().Add(30 * 24 * time.Hour)
 	seed := emulator.Seed{
-		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{{Name: "pat-rotator bot", Secret: f.botPAT, CreatedAt: &hourAgo}}},
+		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{{Name: botName, Secret: f.botPAT, CreatedAt: &hourAgo}}},
 		GitHub: emulator.GitHubSeed{
 			Tokens:       []string{f.ghToken},
 			Repositories: []string{"octo/app"},
