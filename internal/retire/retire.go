@@ -234,7 +234,9 @@ func (r Rotation) replacedAt(x groo.TokenInfo) time.Time {
 	xEnd := r.Offset.LocalLatest(x.CreatedAt.Add(WindowOf(x)), r.Margin).Add(r.Margin)
 	updated := *r.SecretUpdatedAt
 	if xEnd.Before(updated.Add(-r.Margin)) {
-		if u := updated.Add(r.Margin); u.Before(at) {
+		// GitHub's updated_at has whole seconds: the write may have come up
+		// to a second after it.
+		if u := updated.Add(time.Second + r.Margin); u.Before(at) {
 			at = u
 		}
 	}
