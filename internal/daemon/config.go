@@ -21,6 +21,7 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/retire"
 )
 
 // Defaults that apply when the configuration leaves a setting out.
@@ -597,6 +598,11 @@ func (p *parser) parseRotation(n *yaml.Node, path string, r *RotationSettings) {
 			if x, ok := p.duration(v, path); ok {
 				if x < time.Second {
 					p.errorf(v, path, "shorter than 1s; a write needs time to land, use e.g. 2m")
+					return
+				}
+				if x > retire.MaxWindow {
+					// Other writers trust no longer window in a token's description.
+					p.errorf(v, path, "longer than %s, the longest window other writers trust; use e.g. 2m", retire.MaxWindow)
 					return
 				}
 				r.WriteWindow = x

@@ -155,6 +155,8 @@ func TestParseConfigErrors(t *testing.T) {
 			[]string{`^c\.yaml:4: targets\[0\]\.ttl: 2d does not outlast the schedule's longest interval \(3d,`}},
 		{"zero ttl", head + "targets:\n  - {repository: octo/app, ttl: 0s}\n",
 			[]string{`^c\.yaml:4: targets\[0\]\.ttl: 0`}},
+		{"write window above the maximum", head + "rotation: {write-window: 20m}\ntargets: [{repository: o/r}]\n",
+			[]string{`^c\.yaml:3: rotation\.write-window: longer than 15m0s, the longest window other writers trust`}},
 		{"bad secret name", head + "targets:\n  - {repository: octo/app, secret: GITHUB_PAT}\n",
 			[]string{`^c\.yaml:4: targets\[0\]\.secret: .*GITHUB_.*reserves`}},
 		{"secret with dash", head + "targets:\n  - {repository: octo/app, secret: GROO-PAT}\n",
