@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -186,12 +187,25 @@ func resolveBaseURL(opt string) (string, error) {
 		return "", bad("is not http(s)")
 	case u.Hostname() == "":
 		return "", bad("has no host")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		// The PAT travels in every request: never in clear over a network.
+		return "", bad("is plain http to a host that is not this machine (a PAT must travel over https; http is only for a loopback emulator)")
 	case u.User != nil:
 		return "", bad("holds credentials")
 	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
 		return "", bad("has a query or fragment")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// isLoopback reports whether host is this machine: localhost or a loopback
+// address (127.0.0.0/8, ::1).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // BaseURL is the base URL in use, without a trailing slash.

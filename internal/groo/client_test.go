@@ -31,6 +31,9 @@ func TestBaseURL(t *testing.T) {
 		{name: "port only", opt: "http://:8080", wantErr: []string{"has no host"}},
 		{name: "credentials", opt: "https://user:pw@groo.example", wantErr: []string{"holds credentials"}},
 		{name: "query", opt: "https://groo.example/?a=1", wantErr: []string{"has a query"}},
+		{name: "plain http to another host", opt: "http://groo.example", wantErr: []string{"plain http", "https"}},
+		{name: "plain http to localhost", opt: "http://localhost:8080", want: "http://localhost:8080"},
+		{name: "plain http to ::1", opt: "http://[::1]:8080", want: "http://[::1]:8080"},
 		{name: "unparseable", opt: "http://[::1", wantErr: []string{"does not parse"}},
 		{name: "token in env", env: credValue, wantErr: []string{"GROO_ACCOUNTS_URL", "groo_pat_[redacted]"}},
 	}
