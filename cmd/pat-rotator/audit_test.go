@@ -626,7 +626,7 @@ func TestAuditCommandPruneHonoursGrace(t *testing.T) {
 	}
 	for _, id := range []string{"tok_app_old", "tok_app_hnd"} {
 		want := "keep    " + ucApp + "           " + id
-		if !strings.Contains(res.stdout, want) || !strings.Contains(res.stdout, "in its grace period until 2026-03-11T03:00:30Z (grace 48h0m0s") {
+		if !strings.Contains(res.stdout, want) || !strings.Contains(res.stdout, "in its grace period until 2026-03-11T03:00:30Z (grace 2d") {
 			t.Errorf("%s not kept for the target's grace:\n%s", id, res.stdout)
 		}
 	}

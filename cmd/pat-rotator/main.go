@@ -22,6 +22,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/daemon"
+	"github.com/groo/pat-action/internal/demo"
 )
 
 func main() {
@@ -131,7 +132,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 		if *verbose {
 			log = slog.New(slog.NewJSONHandler(stderr, nil))
 		}
-		return daemon.Demo(ctx, stdout, daemon.DemoOptions{Logger: log, Transport: c.transport})
+		return demo.Run(ctx, stdout, demo.Options{Logger: log, Transport: c.transport})
 	case "run", "rotate", "plan", "audit", "history", "validate":
 	default:
 		return &usageError{fmt.Sprintf("unknown command %q", cmd)}

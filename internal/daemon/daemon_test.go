@@ -26,6 +26,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
+	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/testkit"
 )
 
@@ -638,4 +639,16 @@ targets: [{repository: octo/app}]
 	if tok, found := st.TokenBySecret(sec.Value); !ok || !found || !tok.Live(st.Now) || tok.Name != uc {
 		t.Errorf("secret %+v holds %+v, want a live token of %q", sec, tok, uc)
 	}
+}
+
+// randomPAT is a fresh PAT value for a seed.
+func randomPAT() string { return groo.Prefix + randomHex(32) }
+
+// checkInvariants checks I1 and I3 of the targets on the emulator's state.
+func checkInvariants(st emulator.State, targets []*TargetConfig) ([]string, error) {
+	ls := make([]emulator.Lineage, len(targets))
+	for i, t := range targets {
+		ls[i] = emulator.Lineage{Name: t.Name, Scope: t.Target.Key(), Secret: t.Target.Name, UseCase: t.UseCase}
+	}
+	return st.CheckLineages(ls)
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/groo"
 )
 
@@ -43,11 +44,8 @@ func Description(tool, target, attempt string, window time.Duration) string {
 	if tool == "" {
 		tool = "pat-action"
 	}
-	return fmt.Sprintf("Managed by %s for %s (attempt %s, write window %s)", tool, target, attempt, FormatWindow(window))
+	return fmt.Sprintf("Managed by %s for %s (attempt %s, write window %s)", tool, target, attempt, window)
 }
-
-// FormatWindow prints a window the way WindowOf reads it back.
-func FormatWindow(d time.Duration) string { return d.String() }
 
 var windowRE = regexp.MustCompile(`\(attempt rot_[0-9a-f]+, write window ([0-9a-z.]+)\)$`)
 
@@ -189,7 +187,7 @@ func (r Rotation) Decide(older []groo.TokenInfo) []Decision {
 		default:
 			d.RevokeAfter = r.replacedAt(x).Add(r.Grace)
 			if r.Grace > 0 && r.Now.Before(d.RevokeAfter) {
-				d.Verdict, d.Why = Grace, fmt.Sprintf("grace of %s after it was replaced", r.Grace)
+				d.Verdict, d.Why = Grace, fmt.Sprintf("grace of %s after it was replaced", duration.Format(r.Grace))
 			} else {
 				d.Verdict, d.Why = Revoke, "every write of it ended before this rotation's write"
 			}
@@ -298,7 +296,8 @@ func (p Prune) Decide(tokens []groo.TokenInfo) []Decision {
 				d.RevokeAfter = after
 			}
 			if p.Now.Before(d.RevokeAfter) {
-				d.Verdict, d.Why = Grace, fmt.Sprintf("in its grace period until %s", d.RevokeAfter.UTC().Format(time.RFC3339))
+				d.Verdict, d.Why = Grace, fmt.Sprintf("in its grace period until %s (grace %s after its successor's recorded write)",
+					d.RevokeAfter.UTC().Format(time.RFC3339), duration.Format(p.Grace))
 			} else {
 				d.Verdict, d.Why = Revoke, "replaced, and no write of it can land any more"
 			}

@@ -1,4 +1,8 @@
-package daemon
+// Package demo is `pat-rotator demo`: the emulators in process, three
+// targets rotated twice through the real daemon, and the invariants checked
+// on the emulator's state. Only cmd/pat-rotator imports it, so that no
+// other binary or package links the emulator.
+package demo
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/groo"
 )
@@ -33,8 +38,8 @@ const (
 	demoClockMargin = 100 * time.Millisecond
 )
 
-// DemoOptions are the demo's seams. The zero value is `pat-rotator demo`.
-type DemoOptions struct {
+// Options are the demo's seams. The zero value is `pat-rotator demo`.
+type Options struct {
 	Logger *slog.Logger // every step, as the daemon logs it (discard)
 	// Transport is the base transport of the demo daemon's Groo and GitHub
 	// clients (http.DefaultTransport), as Options.Transport: tests check
@@ -42,14 +47,14 @@ type DemoOptions struct {
 	Transport http.RoundTripper
 }
 
-// Demo is `pat-rotator demo`, the README's first command: it starts the
+// Run is `pat-rotator demo`, the README's first command: it starts the
 // Groo and GitHub emulators in process on loopback, seeds three targets with
 // bootstrap tokens, rotates them twice through the real code path (the
 // engine with the real Groo and GitHub clients over HTTP, the SQLite store,
 // leases, metrics), prints what happened and the audit history, and checks
 // on the emulator that every secret holds a live token. It prints no token
 // whole: ids and last fours only.
-func Demo(ctx context.Context, w io.Writer, opts DemoOptions) error {
+func Run(ctx context.Context, w io.Writer, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -114,16 +119,20 @@ targets:
 `, url, url, dbPath, demoWriteWindow, demoClockMargin)
 	env := map[string]string{"DEMO_GROO_PAT": botPAT, "DEMO_GITHUB_TOKEN": ghToken}
 	getenv := func(k string) string { return env[k] }
-	cfg, err := ParseConfig(filepath.Join(dir, "demo.yaml"), []byte(yaml), getenv)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "demo.yaml"), []byte(yaml), getenv)
 	if err != nil {
 		return fmt.Errorf("demo: configuration: %w", err)
 	}
 	cred, _ := groo.ParseToken(botPAT)
-	d, err := New(ctx, cfg, Options{Logger: log, Getenv: getenv, Transport: opts.Transport})
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv, Transport: opts.Transport})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer d.Close()
+	gc, err := groo.New(groo.WithBaseURL(url))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 
 	fmt.Fprintf(w, "pat-rotator demo\n  emulators (Groo and GitHub) on %s\n  store     sqlite://%s\n  targets   %d, rotated twice with revoke-grace 0 and write window %s\n",
 		url, dbPath, len(cfg.Targets), demoWriteWindow)
@@ -133,7 +142,7 @@ targets:
 		if pass == 2 {
 			time.Sleep(demoWriteWindow + demoClockMargin) // see demoWriteWindow
 		}
-		before, err := d.grooC.List(ctx, cred)
+		before, err := gc.List(ctx, cred)
 		if err != nil {
 			return fmt.Errorf("demo: list tokens: %w", err)
 		}
@@ -147,12 +156,12 @@ targets:
 		}
 	}
 
-	events, err := d.store.History(ctx, audit.HistoryQuery{})
+	events, err := d.Store().History(ctx, audit.HistoryQuery{})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	fmt.Fprintf(w, "\nAudit history (the store's events, latest outcome per attempt)\n")
-	WriteHistory(w, events)
+	daemon.WriteHistory(w, events)
 
 	fmt.Fprintf(w, "\nInvariants, checked on the emulator's state\n")
 	lines, invErr := checkInvariants(emu.State(), cfg.Targets)
@@ -164,7 +173,7 @@ targets:
 
 // writeDemoResult prints one rotation: use case, old and new last four,
 // what was revoked, the new expiry.
-func writeDemoResult(w io.Writer, r TargetResult, before []groo.TokenInfo) {
+func writeDemoResult(w io.Writer, r daemon.TargetResult, before []groo.TokenInfo) {
 	fmt.Fprintf(w, "  %s\n", r.Target.Name)
 	fmt.Fprintf(w, "    use case  %s\n", r.Target.UseCase)
 	last4 := map[string]string{}
@@ -176,7 +185,7 @@ func writeDemoResult(w io.Writer, r TargetResult, before []groo.TokenInfo) {
 		}
 	}
 	if r.Result == nil {
-		fmt.Fprintf(w, "    FAILED    %s\n", errText(r.Err))
+		fmt.Fprintf(w, "    FAILED    %s\n", r.Err)
 		return
 	}
 	res := r.Result
@@ -196,65 +205,44 @@ func writeDemoResult(w io.Writer, r TargetResult, before []groo.TokenInfo) {
 	}
 	fmt.Fprintf(w, "    revoked   %s\n", revoked)
 	if len(res.Pending)+len(res.TooRecent) > 0 {
-		fmt.Fprintf(w, "    left live %s\n", list(append(append([]string{}, res.Pending...), res.TooRecent...)))
+		fmt.Fprintf(w, "    left live %s\n", strings.Join(append(append([]string{}, res.Pending...), res.TooRecent...), ","))
 	}
-	fmt.Fprintf(w, "    expires   %s\n", tsPtr(res.New.ExpiresAt))
+	if len(res.Kept) > 0 {
+		fmt.Fprintf(w, "    kept      %s (pat-rotator's own credential)\n", strings.Join(res.Kept, ","))
+	}
+	expires := "-"
+	if res.New.ExpiresAt != nil {
+		expires = res.New.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z")
+	}
+	fmt.Fprintf(w, "    expires   %s\n", expires)
 	secret := "updated"
 	if res.SecretCreated {
 		secret = "created"
 	}
 	fmt.Fprintf(w, "    secret    %s in %s\n", secret, res.Duration.Round(time.Millisecond))
 	if r.Err != nil {
-		fmt.Fprintf(w, "    warning   %s\n", errText(r.Err))
+		fmt.Fprintf(w, "    warning   %s\n", r.Err)
 	}
 }
 
-// checkInvariants checks I1 (every secret holds a live token) and I3 (the
-// use case has exactly one live token, the one in the secret) on the
-// emulator's state, and that the emulator saw no I1 violation along the way.
-func checkInvariants(st emulator.State, targets []*TargetConfig) ([]string, error) {
-	var lines []string
-	var errs []error
-	i1, i3 := 0, 0
-	for _, t := range targets {
-		sec, ok := st.Secret(t.Target.Key(), t.Target.Name)
-		if !ok {
-			errs = append(errs, fmt.Errorf("I1: %s does not exist", t.Name))
-			continue
-		}
-		tok, ok := st.TokenBySecret(sec.Value)
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("I1: %s holds a value that is no Groo token", t.Name))
-			continue
-		case !tok.Live(st.Now):
-			errs = append(errs, fmt.Errorf("I1: %s holds %s, which is revoked or expired", t.Name, tok.ID))
-			continue
-		}
-		i1++
-		live := st.LiveTokens(t.UseCase)
-		if len(live) == 1 && live[0].ID == tok.ID {
-			i3++
-		} else {
-			ids := make([]string, len(live))
-			for i, l := range live {
-				ids[i] = l.ID
-			}
-			errs = append(errs, fmt.Errorf("I3: use case %q has %d live tokens (%s); the secret holds %s", t.UseCase, len(live), strings.Join(ids, ","), tok.ID))
-		}
+// checkInvariants checks I1 and I3 of the targets on the emulator's state.
+func checkInvariants(st emulator.State, targets []*daemon.TargetConfig) ([]string, error) {
+	return st.CheckLineages(Lineages(targets))
+}
+
+// Lineages names the targets' secrets and use cases for the emulator.
+func Lineages(targets []*daemon.TargetConfig) []emulator.Lineage {
+	out := make([]emulator.Lineage, len(targets))
+	for i, t := range targets {
+		out[i] = emulator.Lineage{Name: t.Name, Scope: t.Target.Key(), Secret: t.Target.Name, UseCase: t.UseCase}
 	}
-	for _, v := range st.Violations {
-		errs = append(errs, fmt.Errorf("emulator saw an I1 violation: %s", v))
-	}
-	lines = append(lines,
-		fmt.Sprintf("%-52s %d/%d", "I1 every secret holds a live token:", i1, len(targets)),
-		fmt.Sprintf("%-52s %d/%d", "I3 one live token per use case, the secret's one:", i3, len(targets)),
-		fmt.Sprintf("%-52s %d", "I1 violations seen by the emulator during the run:", len(st.Violations)),
-	)
-	if len(errs) == 0 {
-		lines = append(lines, "OK")
-	}
-	return lines, errors.Join(errs...)
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func randomPAT() string {
