@@ -329,7 +329,17 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Errorf("the log does not say why the configuration was refused; stderr:\n%s", c.stderr.String())
 	}
 
-	if err := os.WriteFile(s.config, good, 0o600); err != nil {
+	// Valid, but naming a credential the environment lacks: kept too.
+	if err := os.WriteFile(s.config, bytes.Replace(good, []byte("token-env: BOT_PAT"), []byte("token-env: NO_SUCH_PAT"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("the new configuration cannot be used; the daemon keeps running", 1)
+
+	// A second target: the new daemon rotates it at start (no live token).
+	if err := os.WriteFile(s.config, append(good, []byte("  - {repository: octo/app, secret: OTHER_PAT}\n")...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -337,6 +347,22 @@ func TestSIGHUPReloads(t *testing.T) {
 	}
 	waitLog(`"msg":"SIGHUP: configuration reloaded"`, 1)
 	waitLog(`"msg":"pat-rotator running"`, 2)
+	if !strings.Contains(c.stderr.String(), `"msg":"SIGHUP: configuration reloaded","config":"`+s.config+`","targets":2`) {
+		t.Errorf("the reload does not log the new configuration's targets; stderr:\n%s", c.stderr.String())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.emu.State()
+		if sec, ok := st.Secret("repo:octo/app", "OTHER_PAT"); ok {
+			if tok, ok := st.TokenBySecret(sec.Value); ok && tok.Live(st.Now) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reloaded configuration's new target was not rotated; stderr:\n%s", c.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	s.settled(t, 30*time.Second, c)
 
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
