@@ -381,3 +381,44 @@ func TestBinaryAsGitHubApp(t *testing.T) {
 		t.Errorf("the secret holds %+v, want a new live token of %q", tok, uc)
 	}
 }
+
+// Outside a runner, --help and --version print their text and exit 0
+// instead of failing on missing inputs; any other argument exits 2.
+func TestBinaryCommandLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{"-h", []string{"-h"}, 0, "usage: pat-action [--help | --version]", ""},
+		{"--help", []string{"--help"}, 0, "INPUT_*", ""},
+		{"--version", []string{"--version"}, 0, "pat-action ", ""},
+		{"unknown argument", []string{"rotate"}, 2, "", `unexpected argument "rotate"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary, tt.args...)
+			cmd.Env = []string{} // no runner: no GITHUB_* and no INPUT_*
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			out := stdout.String() + stderr.String()
+			if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tt.code, tt.stdout, stdout.String(), tt.stderr, stderr.String())
+			}
+			if strings.Contains(out, "::error") {
+				t.Errorf("annotations outside a runner:\n%s", out)
+			}
+		})
+	}
+}

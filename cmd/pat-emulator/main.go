@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/groo/pat-action/internal/buildinfo"
 	"github.com/groo/pat-action/internal/emulator"
 )
 
@@ -28,21 +29,69 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pat-emulator:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitStatus(err))
 }
+
+// usageError is a command line or seed refused: exit 2, as pat-rotator's
+// usage and configuration errors (README "Exit codes"); any other error
+// (the address cannot be listened on) is 3, could not run.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func exitStatus(err error) int {
+	var u *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return 2
+	}
+	return 3
+}
+
+const help = `usage: pat-emulator [--listen ADDR] [--seed FILE] [--verbose]
+
+Serves stateful emulators of the Groo Accounts API and of GitHub's secrets API
+on one address, and prints "pat-emulator listening on URL" once it listens.
+Its admin API (/_emulator/state, ...) hands out token secrets and secret
+values on purpose: listen on loopback only. SIGTERM or Ctrl-C stops it.
+
+Flags:
+  --listen ADDR
+      address to listen on (default 127.0.0.1:8080)
+  --seed FILE
+      JSON seed file: users, tokens, repositories, environments, secrets
+  --verbose
+      log every request to stderr (-v for short)
+  --version
+      print the module version and commit, and exit
+`
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pat-emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (loopback: the admin API serves secrets)")
-	seedFile := fs.String("seed", "", "JSON seed file (users, tokens, repositories, ...)")
-	verbose := fs.Bool("v", false, "log every request to stderr")
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	listen := fs.String("listen", "127.0.0.1:8080", "")
+	seedFile := fs.String("seed", "", "")
+	verbose := fs.Bool("verbose", false, "")
+	fs.BoolVar(verbose, "v", false, "")
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, help)
+			return nil
+		}
+		return &usageError{fmt.Errorf("%w\n\n%s", err, help)}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return &usageError{fmt.Errorf("unexpected arguments %q\n\n%s", fs.Args(), help)}
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.Version("pat-emulator"))
+		return nil
 	}
 
 	level := slog.LevelInfo
@@ -60,14 +109,14 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *seedFile != "" {
 		b, err := os.ReadFile(*seedFile)
 		if err != nil {
-			return fmt.Errorf("read seed: %w", err)
+			return &usageError{fmt.Errorf("read seed: %w", err)}
 		}
 		var s emulator.Seed
 		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("parse seed %s: %w", *seedFile, err)
+			return &usageError{fmt.Errorf("parse seed %s: %w", *seedFile, err)}
 		}
 		if err := e.Seed(s); err != nil {
-			return fmt.Errorf("seed from %s: %w", *seedFile, err)
+			return &usageError{fmt.Errorf("seed from %s: %w", *seedFile, err)}
 		}
 	}
 

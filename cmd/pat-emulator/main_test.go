@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -46,12 +48,35 @@ func checkState(t *testing.T, url string) {
 	}
 }
 
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// emulatorBinary builds pat-emulator once for the tests that run it.
+func emulatorBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pat-emulator-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pat-emulator")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "pat-emulator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := emulatorBinary(t)
 	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", writeSeed(t))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -146,6 +171,53 @@ func TestRealMainErrors(t *testing.T) {
 			err := realMain(context.Background(), tt.args, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// -h and --version exit 0 with their text on stdout; a bad command line
+// exits 2 with the usage, a seed that cannot be used 2, an address that
+// cannot be listened on 3.
+func TestBinaryCommandLine(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"github":{"repositories":["noslash"]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{"-h", []string{"-h"}, 0, "usage: pat-emulator [--listen ADDR]", ""},
+		{"--help", []string{"--help"}, 0, "\n  --seed FILE\n", ""},
+		{"--version", []string{"--version"}, 0, "pat-emulator ", ""},
+		{"unknown flag", []string{"--nope"}, 2, "", "usage: pat-emulator"},
+		{"stray argument", []string{"extra"}, 2, "", "unexpected arguments"},
+		{"invalid seed", []string{"--seed", bad}, 2, "", "seed from"},
+		{"bad address", []string{"--listen", "127.0.0.1:notaport"}, 3, "", "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(emulatorBinary(t), tt.args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tt.code, tt.stdout, out.String(), tt.stderr, errb.String())
+			}
+			if strings.Contains(out.String()+errb.String(), "  -listen") {
+				t.Error("the help writes a flag with one dash")
 			}
 		})
 	}

@@ -12,14 +12,6 @@ import (
 	"github.com/groo/pat-action/internal/daemon"
 )
 
-// Exit codes of `pat-rotator audit` (docs/audit.md). 1 is also what
-// audit.ExitCode returns for findings at --fail-on.
-const (
-	exitFindings = 1 // a finding at least as bad as --fail-on
-	exitUsage    = 2 // bad flags, configuration or credential names: nothing was read
-	exitFailed   = 3 // the audit could not be made, or a prune revoke failed
-)
-
 // auditFlags are the flags of the audit command.
 type auditFlags struct {
 	format, since, failOn string
@@ -29,9 +21,9 @@ type auditFlags struct {
 }
 
 func (o *auditFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.format, "format", "table", "table, json or markdown")
-	fs.StringVar(&o.since, "since", "", "read only this much history, e.g. 30d, 1d12h or 36h (default: all)")
-	fs.StringVar(&o.failOn, "fail-on", "", "warning or error: exit 1 when a finding at least this bad exists (default: never)")
+	fs.StringVar(&o.format, "format", "table", "`FORMAT` of the report: table, json or markdown")
+	fs.StringVar(&o.since, "since", "", "read only this much history, an `AGE` such as 30d, 1d12h or 36h (default: all)")
+	fs.StringVar(&o.failOn, "fail-on", "", "`SEVERITY`, warning or error: exit 1 when a finding at least this bad exists (default: never)")
 	fs.BoolVar(&o.prune, "prune", false, "show which orphans and extra tokens are safe to revoke")
 	fs.BoolVar(&o.yes, "yes", false, "with --prune: revoke them")
 }
@@ -41,23 +33,23 @@ func (o *auditFlags) check(fs *flag.FlagSet) error {
 	switch o.format {
 	case "table", "json", "markdown":
 	default:
-		return &usageError{fmt.Sprintf("--format %q: use table, json or markdown", o.format)}
+		return &usageError{msg: fmt.Sprintf("audit: --format %q: use table, json or markdown", o.format)}
 	}
 	if err := audit.ValidateFailOn(o.failOn); err != nil {
-		return &usageError{"--fail-on: " + err.Error()}
+		return &usageError{msg: "audit: --fail-on: " + err.Error()}
 	}
 	d, err := audit.ParseSince(o.since)
 	if err != nil {
-		return &usageError{"--since: " + err.Error()}
+		return &usageError{msg: "audit: --since: " + err.Error()}
 	}
 	o.sinceDur = d
 	if o.yes && !o.prune {
-		return &usageError{"--yes only confirms --prune; add --prune"}
+		return &usageError{msg: "audit: --yes only confirms --prune; add --prune"}
 	}
 	formatSet := false
 	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
 	if o.prune && formatSet && o.format != "table" {
-		return &usageError{"--prune prints a plan as text; run the report (--format " + o.format + ") without --prune"}
+		return &usageError{msg: "audit: --prune prints a plan as text; run the report (--format " + o.format + ") without --prune"}
 	}
 	return nil
 }
@@ -66,12 +58,12 @@ func (o *auditFlags) check(fs *flag.FlagSet) error {
 // plan (and with --yes apply) the revokes. The report goes to stdout; so do
 // the plan and what was revoked. Logs go to stderr.
 func runAudit(ctx context.Context, d *daemon.Daemon, targets []string, o auditFlags, stdout, stderr io.Writer) error {
-	if _, err := d.Select(targets); err != nil {
-		return &exitError{code: exitUsage, err: err}
+	if err := selectTargets(d, targets); err != nil {
+		return err
 	}
 	in, err := d.AuditInput(ctx, daemon.AuditRequest{Targets: targets, Since: o.sinceDur})
 	if err != nil {
-		return &exitError{code: exitFailed, err: err}
+		return &runError{err}
 	}
 	r := audit.Build(in)
 
@@ -86,14 +78,14 @@ func runAudit(ctx context.Context, d *daemon.Daemon, targets []string, o auditFl
 			rerr = audit.RenderTable(stdout, r)
 		}
 		if rerr != nil {
-			return &exitError{code: exitFailed, err: rerr}
+			return &runError{rerr}
 		}
 		return findingsExit(r, o.failOn)
 	}
 
 	plan := d.PrunePlan(r, in)
 	if err := audit.RenderPrunePlan(stdout, plan); err != nil {
-		return &exitError{code: exitFailed, err: err}
+		return &runError{err}
 	}
 	todo := 0
 	for _, a := range plan {
@@ -128,16 +120,17 @@ func runAudit(ctx context.Context, d *daemon.Daemon, targets []string, o auditFl
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "audit --prune: %d revoke(s) failed:\n%v\n", todo-len(revoked), err)
-		return &exitError{code: exitFailed, err: errReported}
+		return &runError{errReported}
 	}
 	// The findings are those of the report before the prune.
 	return findingsExit(r, o.failOn)
 }
 
-// findingsExit is audit.ExitCode as an error for realMain.
+// findingsExit is audit.ExitCode (1 for findings at --fail-on) as an error
+// for realMain: the work found what it must fail on.
 func findingsExit(r audit.Report, failOn string) error {
-	if code := audit.ExitCode(r, failOn); code != 0 {
-		return &exitError{code: code, err: fmt.Errorf("audit: %d error(s), %d warning(s): a finding is at least as bad as --fail-on %s",
+	if audit.ExitCode(r, failOn) != 0 {
+		return &workError{fmt.Errorf("audit: %d error(s), %d warning(s): a finding is at least as bad as --fail-on %s",
 			r.Summary.Errors, r.Summary.Warnings, failOn)}
 	}
 	return nil
@@ -152,4 +145,58 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// auditCommand is `pat-rotator audit`.
+type auditCommand struct {
+	*cli
+	cf      configFlags
+	targets stringList
+	ao      auditFlags
+}
+
+func (*auditCommand) Name() string { return "audit" }
+func (*auditCommand) Desc() string {
+	return "who holds which token and what breaks the rules; --prune [--yes] revokes the safe extras"
+}
+func (*auditCommand) Help() string {
+	return `usage: pat-rotator audit --config FILE [--target NAME]... [--format table|json|markdown]
+                         [--since 30d] [--fail-on warning|error] [--prune [--yes]]
+
+The audit report: the live tokens of each use case, the one in the secret, and
+every finding with its fix (docs/audit.md). --prune shows which orphans and extra
+tokens are safe to revoke; --prune --yes revokes them.
+Exit 1 when a finding is at least as bad as --fail-on (with --prune: the
+findings of the report made before it); 3 when the audit could not be made or a
+revoke failed.
+`
+}
+func (c *auditCommand) Flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(c.Name(), flag.ContinueOnError)
+	c.cf.register(fs)
+	registerTargets(fs, &c.targets)
+	c.ao.register(fs)
+	return fs
+}
+func (c *auditCommand) Run(ctx context.Context, args []string) error {
+	fs, err := parse(c, args)
+	if err != nil {
+		return err
+	}
+	if c.cf.config == "" {
+		return &usageError{msg: "audit: --config FILE is required", help: commandHelp(c)}
+	}
+	if err := c.ao.check(fs); err != nil {
+		return err
+	}
+	cfg, err := c.load(c, &c.cf)
+	if err != nil {
+		return err
+	}
+	d, err := c.newDaemon(ctx, cfg, c.logger(&c.cf), nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return runAudit(ctx, d, c.targets, c.ao, c.stdout, c.stderr)
 }

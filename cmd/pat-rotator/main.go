@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,82 +18,18 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/groo/pat-action/internal/audit"
-	"github.com/groo/pat-action/internal/audit/sqlitestore"
-	"github.com/groo/pat-action/internal/daemon"
-	"github.com/groo/pat-action/internal/demo"
+	"github.com/groo/pat-action/internal/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
-	if err != nil {
-		if !errors.Is(err, errReported) {
-			fmt.Fprintf(os.Stderr, "pat-rotator: %v\n", err)
-		}
-		os.Exit(exitStatus(err))
+	if err != nil && !errors.Is(err, errReported) {
+		fmt.Fprintf(os.Stderr, "pat-rotator: %v\n", err)
 	}
+	os.Exit(exitStatus(err))
 }
-
-// exitStatus is the process exit code of realMain's error: 0 for none, 2
-// for a usage error, the code an *exitError carries, else 1.
-func exitStatus(err error) int {
-	if err == nil {
-		return 0
-	}
-	var u *usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 1
-}
-
-// exitError makes the process exit with a chosen code (audit's documented
-// codes, docs/audit.md).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-const usage = `usage: pat-rotator COMMAND [flags]
-
-Commands:
-  run      --config FILE                 the daemon: rotate every target on its schedule
-  rotate   --config FILE [--target NAME]  one pass now (a Kubernetes CronJob); exit 1 if a target failed
-  plan     --config FILE [--target NAME]  what a rotation would do now, changing nothing
-  audit    --config FILE [--target NAME]... [--format table|json|markdown] [--since 30d]
-           [--fail-on warning|error] [--prune [--yes]]
-                                          who holds which token and what breaks the rules;
-                                          --prune shows what is safe to revoke, --yes revokes it
-                                          (exit 1: findings at --fail-on, 2: usage or
-                                          configuration, 3: the audit or a revoke failed)
-  history  --config FILE [--use-case UC] [--since 72h] [--limit N]
-                                          the store's rotation history and pending revokes
-  validate --config FILE                  check the configuration, make no request
-  demo                                    rotate three targets twice against in-process emulators
-`
-
-// usageError makes the process exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg + "\n\n" + usage }
-
-// errReported marks an error whose details were printed already.
-var errReported = errors.New("failed")
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	return cli{stdout: stdout, stderr: stderr, getenv: getenv}.run(ctx, args)
@@ -111,153 +46,168 @@ type cli struct {
 	transport http.RoundTripper
 }
 
-func (c cli) run(ctx context.Context, args []string) error {
-	stdout, stderr, getenv := c.stdout, c.stderr, c.getenv
-	if len(args) == 0 {
-		return &usageError{"no command"}
-	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	case "demo":
-		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		verbose := fs.Bool("v", false, "log every step (JSON, to stderr)")
-		if err := fs.Parse(args); err != nil {
-			return &usageError{err.Error()}
-		}
-		var log *slog.Logger
-		if *verbose {
-			log = slog.New(slog.NewJSONHandler(stderr, nil))
-		}
-		return demo.Run(ctx, stdout, demo.Options{Logger: log, Transport: c.transport})
-	case "run", "rotate", "plan", "audit", "history", "validate":
-	default:
-		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
-	}
+// command is one of pat-rotator's commands. Flags returns a new flag set
+// bound to the command's fields; Run parses args with it (flag.ErrHelp
+// when -h was asked: the caller prints Help) and does the work.
+type command interface {
+	Name() string
+	Desc() string // one line, for the command table
+	Help() string // usage line and description; the flags follow it
+	Flags() *flag.FlagSet
+	Run(ctx context.Context, args []string) error
+}
 
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "configuration file (YAML)")
-	var targets stringList
-	if cmd == "rotate" || cmd == "plan" || cmd == "audit" {
-		fs.Var(&targets, "target", `target to act on, e.g. "repo:octo/app GROO_PAT" or its use case (repeatable; default: all)`)
+// commands is the command table, in the order the usage lists them.
+func (c *cli) commands() []command {
+	return []command{
+		&runCommand{cli: c},
+		&rotateCommand{cli: c},
+		&planCommand{cli: c},
+		&auditCommand{cli: c},
+		&historyCommand{cli: c},
+		&validateCommand{cli: c},
+		&demoCommand{cli: c},
+		&versionCommand{cli: c},
 	}
-	var useCase, since string
-	var limit int
-	if cmd == "history" {
-		fs.StringVar(&useCase, "use-case", "", "only this use case")
-		fs.StringVar(&since, "since", "", "only events newer than this (e.g. 72h, 7d)")
-		fs.IntVar(&limit, "limit", 200, "at most this many events (the newest)")
-	}
-	var ao auditFlags
-	if cmd == "audit" {
-		ao.register(fs)
-	}
-	level := new(slog.LevelVar)
-	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error { return level.UnmarshalText([]byte(s)) })
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	if *config == "" {
-		return &usageError{"--config FILE is required"}
-	}
-	if cmd == "audit" {
-		if err := ao.check(fs); err != nil {
-			return err
-		}
-	}
-	cfg, err := daemon.LoadConfig(*config, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s is not valid:\n%v\n", *config, err)
-		if cmd == "audit" {
-			return &exitError{code: exitUsage, err: errReported}
-		}
-		return errReported
-	}
-	if cmd == "validate" {
-		fmt.Fprintf(stdout, "%s: valid, %d target(s)\n", *config, len(cfg.Targets))
-		daemon.WriteTargets(stdout, cfg)
-		return nil
-	}
+}
 
-	if cmd == "history" {
-		// The history needs the store only: no credential.
-		store, err := sqlitestore.OpenDSN(ctx, cfg.Store)
-		if err != nil {
-			return err
+func (c *cli) lookup(name string) command {
+	for _, cmd := range c.commands() {
+		if cmd.Name() == name {
+			return cmd
 		}
-		defer store.Close()
-		q := audit.HistoryQuery{UseCase: useCase, Limit: limit}
-		if since != "" {
-			dur, err := daemon.ParseDuration(since)
-			if err != nil {
-				return &usageError{fmt.Sprintf("--since %q: write e.g. 72h or 7d", since)}
-			}
-			q.Since = time.Now().Add(-dur)
-		}
-		events, err := store.History(ctx, q)
-		if err != nil {
-			return err
-		}
-		daemon.WriteHistory(stdout, events)
-		pending, err := store.PendingRevokes(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout)
-		daemon.WritePending(stdout, pending)
-		return nil
-	}
-
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv, Now: c.now, Transport: c.transport})
-	if err != nil {
-		if cmd == "audit" {
-			// A credential the configuration names but the environment
-			// lacks is a configuration problem; anything else is not.
-			code := exitFailed
-			if errors.Is(err, daemon.ErrCredential) {
-				code = exitUsage
-			}
-			return &exitError{code: code, err: err}
-		}
-		return err
-	}
-	defer d.Close()
-
-	switch cmd {
-	case "run":
-		return d.Run(ctx)
-	case "rotate":
-		results, err := d.RotateOnce(ctx, targets)
-		daemon.WriteResults(stdout, results)
-		if err != nil {
-			fmt.Fprintf(stderr, "rotate: %d target(s) not rotated:\n%v\n", failed(results), err)
-			return errReported
-		}
-		return nil
-	case "plan":
-		plans, err := d.PlanAll(ctx, targets)
-		daemon.WritePlans(stdout, plans)
-		return err
-	case "audit":
-		return runAudit(ctx, d, targets, ao, stdout, stderr)
 	}
 	return nil
 }
 
-func failed(results []daemon.TargetResult) int {
-	n := 0
-	for _, r := range results {
-		if r.Err != nil {
-			n++
-		}
+// usage is the general help: the command table and the exit codes.
+func (c *cli) usage() string {
+	var b strings.Builder
+	b.WriteString("usage: pat-rotator COMMAND [flags]\n\nCommands:\n")
+	for _, cmd := range c.commands() {
+		fmt.Fprintf(&b, "  %-9s %s\n", cmd.Name(), cmd.Desc())
 	}
-	return n
+	b.WriteString("  help      COMMAND: that command's flags (also: pat-rotator COMMAND -h)\n")
+	b.WriteString(`
+Flags: --help, --version
+
+Exit codes (every command):
+  0  done
+  1  the work failed: a target was not rotated, a finding at --fail-on
+  2  usage or configuration error: bad flags, an invalid configuration, a missing credential
+  3  could not run: the store, Groo or GitHub could not be reached or read, a revoke failed
+`)
+	return b.String()
+}
+
+// commandHelp is a command's help and its flags, written --flag.
+func commandHelp(cmd command) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(cmd.Help(), "\n"))
+	b.WriteString("\n")
+	fs := cmd.Flags()
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage == "" { // a short alias, named in its long flag's usage
+			return
+		}
+		if first {
+			b.WriteString("\nFlags:\n")
+			first = false
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(&b, "%s\n      %s", line, usage)
+		if !isZeroDefault(f) {
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
+func isZeroDefault(f *flag.Flag) bool {
+	switch f.DefValue {
+	case "", "false", "0", "[]":
+		return true
+	}
+	return false
+}
+
+func (c cli) run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return &usageError{msg: "no command", help: c.usage()}
+	}
+	name, args := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, c.usage())
+		return nil
+	case "-version", "--version":
+		name = "version"
+	case "help":
+		switch len(args) {
+		case 0:
+			fmt.Fprint(c.stdout, c.usage())
+			return nil
+		case 1:
+			cmd := c.lookup(args[0])
+			if cmd == nil {
+				return &usageError{msg: fmt.Sprintf("help: unknown command %q", args[0]), help: c.usage()}
+			}
+			fmt.Fprint(c.stdout, commandHelp(cmd))
+			return nil
+		}
+		return &usageError{msg: "help takes one command", help: c.usage()}
+	}
+	cmd := c.lookup(name)
+	if cmd == nil {
+		return &usageError{msg: fmt.Sprintf("unknown command %q", name), help: c.usage()}
+	}
+	err := cmd.Run(ctx, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(c.stdout, commandHelp(cmd))
+		return nil
+	}
+	return err
+}
+
+// parse parses args with cmd's flags: flag.ErrHelp for -h, a usage error
+// (with the command's help) for a bad flag or an argument.
+func parse(cmd command, args []string) (*flag.FlagSet, error) {
+	fs := cmd.Flags()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, flag.ErrHelp
+		}
+		return nil, &usageError{msg: cmd.Name() + ": " + err.Error(), help: commandHelp(cmd)}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", cmd.Name(), fs.Arg(0)), help: commandHelp(cmd)}
+	}
+	return fs, nil
+}
+
+// versionCommand prints the build's module version and commit.
+type versionCommand struct{ *cli }
+
+func (*versionCommand) Name() string { return "version" }
+func (*versionCommand) Desc() string {
+	return "the module version and commit of this binary (also: --version)"
+}
+func (*versionCommand) Help() string {
+	return "usage: pat-rotator version\n\nPrints the module version, the commit and its time, from the build information.\n"
+}
+func (*versionCommand) Flags() *flag.FlagSet { return flag.NewFlagSet("version", flag.ContinueOnError) }
+func (c *versionCommand) Run(_ context.Context, args []string) error {
+	if _, err := parse(c, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, buildinfo.Version("pat-rotator"))
+	return nil
 }

@@ -228,13 +228,13 @@ targets:
 
 type child struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *testkit.Buffer // read while the process writes it
 	done   chan error
 }
 
 func (s *childSetup) start(t *testing.T, bin string) *child {
 	t.Helper()
-	c := &child{stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	c := &child{stderr: &testkit.Buffer{}, done: make(chan error, 1)}
 	c.cmd = exec.Command(bin, "run", "--config", s.config)
 	c.cmd.Env = s.env
 	c.cmd.Stderr = c.stderr

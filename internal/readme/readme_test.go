@@ -122,3 +122,55 @@ func TestTryScript(t *testing.T) {
 		}
 	}
 }
+
+// The README's table of pat-rotator commands matches the binary: every
+// command of the binary has a row, and every flag a row shows is one that
+// `pat-rotator help CMD` lists (written --flag, as there). The exit-code
+// table lists 0 to 3.
+func TestReadmeRotatorCommands(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "pat-rotator")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pat-rotator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	help := func(args ...string) string {
+		out, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatalf("pat-rotator %v: %v", args, err)
+		}
+		return string(out)
+	}
+	text := readme(t)
+	rows := regexp.MustCompile("(?m)^\\| `pat-rotator ([a-z]+)([^`]*)`").FindAllStringSubmatch(text, -1)
+	inReadme := map[string]bool{}
+	flagName := regexp.MustCompile(`(^|[\s\[])(-{1,2})([a-z][a-z-]*)`)
+	for _, r := range rows {
+		cmd, rest := r[1], r[2]
+		inReadme[cmd] = true
+		if cmd == "help" {
+			continue
+		}
+		h := help("help", cmd)
+		for _, m := range flagName.FindAllStringSubmatch(rest, -1) {
+			if m[2] != "--" {
+				t.Errorf("README writes %s%s in `pat-rotator %s`; write --%s", m[2], m[3], cmd, m[3])
+			}
+			if !strings.Contains(h, "\n  --"+m[3]) {
+				t.Errorf("README shows --%s for `pat-rotator %s`, which `pat-rotator help %s` does not list", m[3], cmd, cmd)
+			}
+		}
+	}
+	usage := help("--help")
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z]+) `).FindAllStringSubmatch(usage, -1) {
+		if cmd := m[1]; cmd != "help" && cmd != "version" && !inReadme[cmd] {
+			t.Errorf("the README's command table lacks `pat-rotator %s`", cmd)
+		}
+	}
+	for code := range 4 {
+		if !strings.Contains(text, "\n| "+strconv.Itoa(code)+" | ") {
+			t.Errorf("the README's exit-code table lacks %d", code)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -89,10 +90,33 @@ CREATE TABLE leases (
 `,
 }
 
-// Open opens (creating if needed) the database at path and migrates it.
-func Open(ctx context.Context, path string) (*Store, error) {
+// Option changes how Open opens a store.
+type Option func(*openOptions)
+
+type openOptions struct{ existing bool }
+
+// Existing makes Open refuse a database file that does not exist (an error
+// that names the path and matches fs.ErrNotExist) instead of creating it:
+// for the commands that only read the store.
+func Existing() Option { return func(o *openOptions) { o.existing = true } }
+
+// Open opens (creating if needed, unless Existing) the database at path and
+// migrates it.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: empty path; use sqlite:///absolute/path.db or sqlite://./relative.db")
+	}
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.existing {
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("open sqlite store: %s does not exist (check the configuration's store; a rotation creates it): %w", path, fs.ErrNotExist)
+			}
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -539,10 +563,10 @@ func (s *Store) ReleaseLease(ctx context.Context, l audit.Lease) error {
 // OpenDSN opens the store a DSN names: sqlite:///abs/path.db or
 // sqlite://./rel.db. A PostgreSQL DSN is refused with what to use instead
 // until that store exists.
-func OpenDSN(ctx context.Context, dsn string) (audit.Store, error) {
+func OpenDSN(ctx context.Context, dsn string, opts ...Option) (audit.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite://"):
-		return Open(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+		return Open(ctx, strings.TrimPrefix(dsn, "sqlite://"), opts...)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return nil, errors.New("open store: the PostgreSQL store is not built yet; use sqlite:///path/to/state.db")
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -441,4 +442,27 @@ func TestNoTokenBytesInDatabaseFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	scan("closed")
+}
+
+func TestOpenExistingCreatesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "state.db")
+	_, err := Open(context.Background(), path, Existing())
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open(missing, Existing()) = %v; want an error naming %s that is fs.ErrNotExist", err, path)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Existing() created the directory: %v", err)
+	}
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := OpenDSN(context.Background(), "sqlite://"+path, Existing())
+	if err != nil {
+		t.Fatalf("OpenDSN(existing, Existing()) = %v", err)
+	}
+	s2.Close()
 }
