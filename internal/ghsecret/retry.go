@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -223,6 +224,12 @@ func classify(err error, now time.Time) (v verdict, status int, wait time.Durati
 			return refuse, status, 0, false
 		}
 	}
+	// A host name that does not exist will not resolve on a retry, and
+	// nothing was sent.
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return refuse, 0, 0, false
+	}
 	// Transport errors, timeouts, a body cut short: the request may or may
 	// not have reached GitHub.
 	return transient, 0, 0, false
@@ -263,6 +270,8 @@ func refusal(r request, status int, err error) *RefusedError {
 	var er *github.ErrorResponse
 	if errors.As(err, &er) {
 		re.Message = er.Message
+	} else if status == 0 {
+		re.Message = err.Error()
 	}
 	re.Hint = hint(r, status)
 	return re
@@ -270,6 +279,9 @@ func refusal(r request, status int, err error) *RefusedError {
 
 func hint(r request, status int) string {
 	t := r.t
+	if status == 0 {
+		return "the GitHub API's host name does not resolve: check github-api-url (or the GitHub Enterprise URL)"
+	}
 	if r.op == opGetRepo {
 		switch status {
 		case http.StatusUnauthorized:

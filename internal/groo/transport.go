@@ -148,6 +148,9 @@ func (c *Client) judge(ctx context.Context, cred Token, k call, r attemptResult)
 			terr = fmt.Errorf("groo %s: no answer within %s: %w", k.op, c.timeout, r.err)
 		}
 		switch {
+		case unresolvable(r.err):
+			// A name that does not resolve will not resolve in a second.
+			return false, -1, fmt.Errorf("groo %s: the host name of %s does not resolve (check groo-api-url or %s): %w", k.op, c.base, EnvBaseURL, r.err)
 		case notSent(r.err):
 			// No connection was made: the server cannot have acted, so even a
 			// mint may be retried. A refused certificate will not change.
@@ -217,6 +220,13 @@ func notSent(err error) bool {
 		return true
 	}
 	return certRefused(err)
+}
+
+// unresolvable reports a host name that does not exist (NXDOMAIN): not a
+// transient failure, and nothing was sent.
+func unresolvable(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
 }
 
 func certRefused(err error) bool {
