@@ -32,7 +32,8 @@ func TestBaseURL(t *testing.T) {
 		{name: "credentials", opt: "https://user:pw@groo.example", wantErr: []string{"holds credentials"}},
 		{name: "query", opt: "https://groo.example/?a=1", wantErr: []string{"has a query"}},
 		{name: "unparseable", opt: "http://[::1", wantErr: []string{"does not parse"}},
-		{name: "token in env", env: credValue, wantErr: []string{"GROO_ACCOUNTS_URL", "groo_pat_[redacted]"}},
+		{name: "token in env", env: credValue, wantErr: []string{"GROO_ACCOUNTS_URL", "groo_pat_…"}},
+		{name: "token as user info", opt: "https://" + credValue + "@groo.example", wantErr: []string{"holds credentials", `"https://groo.example"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
