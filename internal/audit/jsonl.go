@@ -23,7 +23,7 @@ func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
 
 // Record writes e as a single line.
 func (j *JSONLines) Record(_ context.Context, e Event) error {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(ScrubEvent(e))
 	if err != nil {
 		return fmt.Errorf("audit: encode event %s: %w", e.ID, err)
 	}
