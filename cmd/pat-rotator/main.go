@@ -22,6 +22,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/daemon"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 func main() {
@@ -30,7 +31,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, errReported) {
-			fmt.Fprintf(os.Stderr, "pat-rotator: %v\n", err)
+			fmt.Fprintf(os.Stderr, "pat-rotator: %s\n", safetext.Text(safetext.Redact(err.Error())))
 		}
 		os.Exit(exitStatus(err))
 	}
@@ -129,7 +130,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 		}
 		var log *slog.Logger
 		if *verbose {
-			log = slog.New(slog.NewJSONHandler(stderr, nil))
+			log = slog.New(safetext.NewHandler(slog.NewJSONHandler(stderr, nil)))
 		}
 		return daemon.Demo(ctx, stdout, daemon.DemoOptions{Logger: log, Transport: c.transport})
 	case "run", "rotate", "plan", "audit", "history", "validate":
@@ -173,7 +174,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 	}
 	cfg, err := daemon.LoadConfig(*config, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s is not valid:\n%v\n", *config, err)
+		fmt.Fprintf(stderr, "%s is not valid:\n%s\n", *config, safetext.Text(safetext.Redact(err.Error())))
 		if cmd == "audit" {
 			return &exitError{code: exitUsage, err: errReported}
 		}
@@ -214,7 +215,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(safetext.NewHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})))
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: getenv, Now: c.now, Transport: c.transport})
 	if err != nil {
 		if cmd == "audit" {
@@ -237,7 +238,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 		results, err := d.RotateOnce(ctx, targets)
 		daemon.WriteResults(stdout, results)
 		if err != nil {
-			fmt.Fprintf(stderr, "rotate: %d target(s) not rotated:\n%v\n", failed(results), err)
+			fmt.Fprintf(stderr, "rotate: %d target(s) not rotated:\n%s\n", failed(results), safetext.Text(safetext.Redact(err.Error())))
 			return errReported
 		}
 		return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // The demo's write window. A rotation may revoke an older token of its use
@@ -54,6 +55,7 @@ func Demo(ctx context.Context, w io.Writer, opts DemoOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(safetext.NewHandler(log.Handler()))
 	dir, err := os.MkdirTemp("", "pat-rotator-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: temp dir: %w", err)

@@ -173,3 +173,13 @@ func MarkdownCode(s string) string {
 	}
 	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }
+
+// Text is Line applied to each line of s, the line breaks ("\n") kept: for
+// multi-line output such as joined errors on a terminal.
+func Text(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Line(l)
+	}
+	return strings.Join(lines, "\n")
+}
