@@ -166,3 +166,41 @@ func TestRunRedactsEchoedCredentialAnyCase(t *testing.T) {
 		t.Errorf("no redacted error annotation:\n%s", res.log)
 	}
 }
+
+// TestRunRefusesHostileTokenName: a live token of the user named with a
+// line break and a workflow command makes Groo's list unusable: the step
+// fails with an annotation that names the field and the fix, the name
+// reaches no log line, and the secret and the tokens are as before (I4).
+func TestRunRefusesHostileTokenName(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	w := newWorld(t, uc, "repo:octo/app", func(s *emulator.Seed) {
+		s.Groo.Tokens = append(s.Groo.Tokens, emulator.SeedToken{ID: "tok_evil", Name: uc + "\n::error::pwned", Secret: testkit.PAT(t)})
+	})
+	res := runStep(t, step{inputs: w.inputs(nil)})
+	var failed *FailedError
+	if !errors.As(res.err, &failed) {
+		t.Fatalf("err = %v, want a failure\n%s", res.err, res.log)
+	}
+	if !strings.Contains(res.log, `::error::`) || !strings.Contains(res.log, `token tok_evil: field "name" refused`) ||
+		!strings.Contains(res.log, "Rename or revoke that token") {
+		t.Errorf("no annotation naming the field and the fix:\n%s", res.log)
+	}
+	for _, l := range strings.Split(res.log, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "::error::pwned") || strings.Contains(l, "\n::error::pwned") {
+			t.Errorf("the name became a command: %q", l)
+		}
+	}
+	st := w.emu.State()
+	if sec, _ := st.Secret("repo:octo/app", "GROO_PAT"); sec.Value != w.oldPAT {
+		t.Error("the secret changed")
+	}
+	for _, tok := range st.Tokens {
+		if tok.ID != "tok_old" && tok.ID != "tok_evil" && tok.Live(st.Now) {
+			t.Errorf("failed run left new token %s live", tok.ID)
+		}
+	}
+	if res.outputs["rotated"] != "false" {
+		t.Errorf("outputs %v", res.outputs)
+	}
+}
