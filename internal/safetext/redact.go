@@ -28,9 +28,20 @@ type registry struct {
 	mu    sync.RWMutex
 	byKey map[[minSecret]byte][]string
 	seen  map[string]bool
+	order []string // oldest first, for the bound
+	limit int
 }
 
-var secrets = &registry{byKey: map[[minSecret]byte][]string{}, seen: map[string]bool{}}
+// maxSecrets bounds the registry of a long-running daemon, which mints a
+// token per rotation: past it the oldest values are forgotten. Anything in a
+// token format is still redacted by its shape.
+const maxSecrets = 20000
+
+var secrets = newRegistry(maxSecrets)
+
+func newRegistry(limit int) *registry {
+	return &registry{byKey: map[[minSecret]byte][]string{}, seen: map[string]bool{}, limit: limit}
+}
 
 // lowerASCII lower-cases ASCII letters only, so byte offsets stay the same.
 func lowerASCII(s string) string {
@@ -80,9 +91,32 @@ func (r *registry) add(v string) {
 		return
 	}
 	r.seen[v] = true
+	r.byKey[keyOf(v)] = append(r.byKey[keyOf(v)], v)
+	r.order = append(r.order, v)
+	for len(r.order) > r.limit {
+		old := r.order[0]
+		r.order = r.order[1:]
+		delete(r.seen, old)
+		k := keyOf(old)
+		vs := r.byKey[k]
+		for i, x := range vs {
+			if x == old {
+				vs = append(vs[:i:i], vs[i+1:]...)
+				break
+			}
+		}
+		if len(vs) == 0 {
+			delete(r.byKey, k)
+		} else {
+			r.byKey[k] = vs
+		}
+	}
+}
+
+func keyOf(v string) [minSecret]byte {
 	var k [minSecret]byte
 	copy(k[:], v)
-	r.byKey[k] = append(r.byKey[k], v)
+	return k
 }
 
 // redact replaces every registered value in s by "[redacted]".

@@ -171,3 +171,20 @@ func TestHandlerRedacts(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistryIsBounded(t *testing.T) {
+	t.Parallel()
+	r := newRegistry(3)
+	for _, v := range []string{"secret-aaaa-1", "secret-aaaa-2", "secret-aaaa-3", "secret-aaaa-4"} {
+		r.add(v)
+	}
+	if got := r.redact("x secret-aaaa-1 y"); got != "x secret-aaaa-1 y" {
+		t.Errorf("the oldest value is still registered: %q", got)
+	}
+	if got := r.redact("x SECRET-AAAA-4 secret-aaaa-2 y"); got != "x [redacted] [redacted] y" {
+		t.Errorf("redact = %q", got)
+	}
+	if len(r.order) != 3 || len(r.seen) != 3 {
+		t.Errorf("registry holds %d/%d values, want 3", len(r.order), len(r.seen))
+	}
+}
