@@ -121,3 +121,17 @@ func TestWriteHistoryNeutralisesText(t *testing.T) {
 		t.Errorf("history is not a header and one row:\n%s", out)
 	}
 }
+
+// TestParseConfigKeepsNamesLikeTokens: names that merely start like a token
+// (a secret GROO_PAT_PROD, a variable GITHUB_PAT_WRITER) are not credentials.
+func TestParseConfigKeepsNamesLikeTokens(t *testing.T) {
+	t.Parallel()
+	src := "groo: {token-env: GROO_PAT_ROTATOR}\ngithub: {token-env: GITHUB_PAT_WRITER}\ntargets:\n  - {repository: octo/app, secret: GROO_PAT_PRODUCTION}\n"
+	cfg, err := ParseConfig("c.yaml", []byte(src), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GitHub.TokenEnv != "GITHUB_PAT_WRITER" || cfg.Targets[0].Target.Name != "GROO_PAT_PRODUCTION" {
+		t.Errorf("config = %+v %+v", cfg.GitHub, cfg.Targets[0].Target)
+	}
+}

@@ -26,8 +26,9 @@ var credentialKeys = map[string]string{
 var credentialSuffixes = []string{"-token", "-pat", "-password", "-private-key", "_token"}
 
 // credentialValue matches the formats of the credentials this tool handles.
-// Any letter case: an upper-cased PAT is as much a credential.
-var credentialValue = regexp.MustCompile(`(?i)groo_pat_[0-9a-z]|github_pat_[0-9a-z_]|\bgh[pousr]_[a-z0-9]{16,}|-----BEGIN [A-Z ]*(PRIVATE )?KEY`)
+// A Groo PAT in any letter case (an upper-cased one is as much a
+// credential; hex after the prefix, so that GROO_PAT_PROD stays a name).
+var credentialValue = regexp.MustCompile(`groo_pat_[0-9a-zA-Z]|(?i:groo_pat_)[0-9a-fA-F]{8}|github_pat_[0-9A-Za-z_]|\bgh[pousr]_[A-Za-z0-9]{16,}|-----BEGIN [A-Z ]*(PRIVATE )?KEY`)
 
 // scanCredentials walks the whole document before anything else reads it and
 // reports credentials written inline, naming where without echoing them.
@@ -93,9 +94,9 @@ func credentialKind(m string) string {
 	}
 }
 
-// credentialWord is a whole token-shaped word, in any letter case, for
-// redacting messages.
-var credentialWord = regexp.MustCompile(`(?i)(groo_pat_|github_pat_|gh[pousr]_)[a-z0-9_]+`)
+// credentialWord is a whole token-shaped word, for redacting messages
+// (safetext.Redact catches an upper-cased PAT too).
+var credentialWord = regexp.MustCompile(`(groo_pat_|github_pat_|gh[pousr]_)[A-Za-z0-9_]+`)
 
 // redactCredentials keeps a message that quotes a value from echoing a
 // credential: only its public prefix is left, and every other secret the

@@ -42,7 +42,7 @@ func (e *InvalidFieldError) Error() string {
 	return s
 }
 
-// checkToken applies the rules to one wire token. The id is checked first,
+// check applies the rules to one wire token. The id is checked first,
 // so that later errors may name it.
 func (w wireToken) check() error {
 	if !idRE.MatchString(w.ID) {

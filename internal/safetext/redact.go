@@ -7,11 +7,16 @@ import (
 	"sync"
 )
 
-// tokenShape finds token values in any letter case: Groo PATs (groo_pat_
-// and at least 8 letters or digits, so near-misses go too, but not the
-// redacted form groo_pat_ab…c183), GitHub fine-grained PATs and the gh?_
-// tokens (classic PATs, OAuth, user-to-server, installation, refresh).
-var tokenShape = regexp.MustCompile(`(?i)(groo_pat_)[0-9a-z]{8,}|(github_pat_)[0-9a-z_]{8,}|(gh[pousr]_)[0-9a-z]{8,}`)
+// tokenShape finds token values: a Groo PAT in any letter case (groo_pat_
+// and at least 8 hex characters, so not the redacted form groo_pat_ab…c183
+// nor a secret name such as GROO_PAT_PROD), a near-miss written with the
+// lower-case prefix (groo_pat_ and 8 letters or digits), GitHub fine-grained
+// PATs and the gh?_ tokens (classic PATs, OAuth, user-to-server,
+// installation, refresh). GitHub's prefixes are matched as GitHub writes
+// them: an upper-case GITHUB_PAT_... is an environment variable's name far
+// more often than a token; the GitHub credential the process holds is
+// registered, and redacted in any case, all the same.
+var tokenShape = regexp.MustCompile(`(?i:groo_pat_)[0-9a-fA-F]{8,}|groo_pat_[0-9a-zA-Z]{8,}|github_pat_[0-9A-Za-z_]{8,}|gh[pousr]_[0-9A-Za-z]{8,}`)
 
 // knownPrefixes are the public starts of the token formats; AddSecret also
 // registers what follows them, which a server may echo alone.

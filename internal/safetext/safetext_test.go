@@ -88,7 +88,8 @@ func TestRedactShapesAnyCase(t *testing.T) {
 		{"upper " + strings.ToUpper(pat), "upper GROO_PAT_…89AB"},
 		{"near miss groo_pat_SECRETNEARMISS!", "near miss groo_pat_…MISS!"},
 		{"ghs_" + strings.Repeat("Z", 36), "ghs_…ZZZZ"},
-		{"GHP_" + strings.Repeat("a", 36), "GHP_…aaaa"},
+		{"secret names stay GROO_PAT_PRODUCTION GROO_PAT_STAGING", "secret names stay GROO_PAT_PRODUCTION GROO_PAT_STAGING"},
+		{"env names stay GITHUB_PAT_WRITER GHS_APP_TOKEN_NAME", "env names stay GITHUB_PAT_WRITER GHS_APP_TOKEN_NAME"},
 		{"github_pat_11ABCDEFG_" + strings.Repeat("x", 40), "github_pat_…xxxx"},
 		{"already groo_pat_ab…c183 tok_123", "already groo_pat_ab…c183 tok_123"},
 	}
