@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestRecordersScrubTokens(t *testing.T) {
 	t.Parallel()
 	pat := "groo_pat_" + strings.Repeat("7e", 32)
 	var buf bytes.Buffer
-	e := Event{ID: "att_1", Outcome: OutcomeFailed, Error: "groo said " + strings.ToUpper(pat) + " and " + pat, Step: "revoke " + pat}
+	e := Event{ID: "att_1", Outcome: OutcomeFailed, Error: "groo said " + strings.ToUpper(pat) + " and " + pat + " ##[error]legacy", Step: "revoke " + pat}
 	if err := NewJSONLines(&buf).Record(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
@@ -62,5 +63,14 @@ func TestRecordersScrubTokens(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "GROO_PAT_…7E7E") {
 		t.Errorf("JSON line lost the redacted form: %s", buf.String())
+	}
+	// A runner reads "##[" anywhere in a line as a legacy command; the JSON
+	// escape keeps the event the same.
+	if strings.Contains(buf.String(), "##[") {
+		t.Errorf("JSON line holds a legacy command start: %s", buf.String())
+	}
+	var back Event
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || !strings.HasSuffix(back.Error, " ##[error]legacy") {
+		t.Errorf("decoded error %q, %v", back.Error, err)
 	}
 }
