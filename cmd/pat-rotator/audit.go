@@ -119,7 +119,7 @@ func runAudit(ctx context.Context, d *daemon.Daemon, targets []string, o auditFl
 		fmt.Fprintf(stdout, "  %s  %s  %s  (%s)\n", state, a.TokenID, oneLine(a.UseCase), a.Reason)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "audit --prune: %d revoke(s) failed:\n%v\n", todo-len(revoked), err)
+		fmt.Fprintf(stderr, "audit --prune: %d revoke(s) failed:\n%s\n", todo-len(revoked), errText(err))
 		return &runError{errReported}
 	}
 	// The findings are those of the report before the prune.

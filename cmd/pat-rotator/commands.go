@@ -14,6 +14,7 @@ import (
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/demo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // stringList is a repeatable flag.
@@ -46,14 +47,14 @@ func (c *cli) load(cmd command, f *configFlags) (*daemon.Config, error) {
 	}
 	cfg, err := daemon.LoadConfig(f.config, c.getenv)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "%s is not valid:\n%v\n", f.config, err)
+		fmt.Fprintf(c.stderr, "%s is not valid:\n%s\n", f.config, errText(err))
 		return nil, &configError{errReported}
 	}
 	return cfg, nil
 }
 
 func (c *cli) logger(f *configFlags) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: &f.level}))
+	return slog.New(safetext.NewHandler(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: &f.level})))
 }
 
 // newDaemon builds the daemon; store nil: the daemon opens (and creates)
@@ -122,7 +123,7 @@ func (c *rotateCommand) Run(ctx context.Context, args []string) error {
 	results, err := d.RotateOnce(ctx, c.targets)
 	daemon.WriteResults(c.stdout, results)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "rotate: %d target(s) not rotated:\n%v\n", failed(results), err)
+		fmt.Fprintf(c.stderr, "rotate: %d target(s) not rotated:\n%s\n", failed(results), errText(err))
 		return &workError{errReported}
 	}
 	return nil
@@ -362,7 +363,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	}
 	var log *slog.Logger
 	if c.verbose {
-		log = slog.New(slog.NewJSONHandler(c.stderr, nil))
+		log = slog.New(safetext.NewHandler(slog.NewJSONHandler(c.stderr, nil)))
 	}
 	if err := demo.Run(ctx, c.stdout, demo.Options{Logger: log, Transport: c.transport}); err != nil {
 		return &workError{err}

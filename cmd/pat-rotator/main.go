@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/buildinfo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 func main() {
@@ -26,7 +27,7 @@ func main() {
 	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil && !errors.Is(err, errReported) {
-		fmt.Fprintf(os.Stderr, "pat-rotator: %v\n", err)
+		fmt.Fprintf(os.Stderr, "pat-rotator: %s\n", errText(err))
 	}
 	os.Exit(exitStatus(err))
 }
@@ -211,3 +212,7 @@ func (c *versionCommand) Run(_ context.Context, args []string) error {
 	fmt.Fprintln(c.stdout, buildinfo.Version("pat-rotator"))
 	return nil
 }
+
+// errText is an error as pat-rotator prints it on a terminal: every token
+// value redacted, control characters escaped (line breaks kept).
+func errText(err error) string { return safetext.Text(safetext.Redact(err.Error())) }

@@ -26,6 +26,7 @@ import (
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Tool names this program in audit events and token descriptions.
@@ -65,22 +66,26 @@ func Run(ctx context.Context, a *githubactions.Action, deps Deps) error {
 	// from a variable or another step's output: mask before anything else.
 	for _, name := range secretInputs {
 		for _, v := range masksFor(a.GetInput(name)) {
-			a.AddMask(v)
+			mask(a, v)
 		}
 	}
 
 	in, err := ParseInputs(a.GetInput, a.Getenv)
 	if err != nil {
 		for _, e := range unjoin(err) {
-			a.Errorf("%s", e.Error())
+			errorf(a, "%s", e.Error())
 		}
 		return &FailedError{Err: err}
 	}
 
 	r := &runner{a: a, in: in, deps: deps, runURL: runURL(a.Getenv)}
-	r.logger = slog.New(slog.NewTextHandler(deps.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Every log line is redacted: any token the run holds, and anything
+	// shaped like one, in any letter case.
+	r.logger = slog.New(safetext.NewHandler(slog.NewTextHandler(deps.Log, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if r.deps.Engine.Logger == nil {
 		r.deps.Engine.Logger = r.logger
+	} else {
+		r.deps.Engine.Logger = slog.New(safetext.NewHandler(r.deps.Engine.Logger.Handler()))
 	}
 	r.now = time.Now
 	if deps.Engine.Now != nil {
@@ -103,7 +108,7 @@ func Run(ctx context.Context, a *githubactions.Action, deps Deps) error {
 		return err // already reported
 	}
 	msg := explain(err, in)
-	a.Errorf("%s", msg)
+	errorf(a, "%s", msg)
 	r.summary(renderFailure(in, msg, "", r.runURL))
 	r.outputs(nil)
 	return &FailedError{Err: err}
@@ -133,7 +138,7 @@ func (r *runner) engine(ctx context.Context) (*rotation.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, r.a.AddMask)
+	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, func(v string) { mask(r.a, v) })
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +161,7 @@ func (r *runner) request() rotation.Request {
 		Tool:       Tool,
 		OnMint: func(t groo.Token) {
 			// First thing after the mint, before the engine logs a line.
-			r.a.AddMask(t.Reveal())
+			mask(r.a, t.Reveal())
 		},
 	}
 }
@@ -172,12 +177,12 @@ func (r *runner) rotate(ctx context.Context) error {
 			err = errors.New("rotation ended without writing the secret")
 		}
 		msg := explain(err, r.in)
-		r.a.Errorf("%s", msg)
+		errorf(r.a, "%s", msg)
 		left := ""
 		var rerr *rotation.Error
 		if errors.As(err, &rerr) && rerr.LeftLive != "" {
 			left = fmt.Sprintf("%s (%s; the next run settles it)", rerr.LeftLive, leftLiveReason(rerr))
-			r.a.Warningf("new token %s", left)
+			warningf(r.a, "new token %s", left)
 		}
 		r.summary(renderFailure(r.in, msg, left, r.runURL))
 		r.outputs(nil)
@@ -186,37 +191,37 @@ func (r *runner) rotate(ctx context.Context) error {
 	// The secret holds the new token from here on, even if err is set (the
 	// final audit event failed): report the rotation, then the error.
 
-	r.a.Infof("Rotated %s: new token %s (last four %s) expires %s; use case %q",
+	infof(r.a, "Rotated %s: new token %s (last four %s) expires %s; use case %q",
 		r.in.Target, res.New.ID, lastFour(res), fmtTimePtr(res.New.ExpiresAt), res.UseCase)
 	if len(res.Revoked) > 0 {
-		r.a.Infof("Revoked %s", strings.Join(res.Revoked, ", "))
+		infof(r.a, "Revoked %s", strings.Join(res.Revoked, ", "))
 	}
 	for _, id := range res.Pending {
 		if r.in.Grace > 0 {
-			r.a.Warningf("token %s stays live for the revoke-grace of %s (until about %s); a later run revokes it",
+			warningf(r.a, "token %s stays live for the revoke-grace of %s (until about %s); a later run revokes it",
 				id, r.in.Grace, res.Written.Add(r.in.Grace).UTC().Format(time.RFC3339))
 		} else {
-			r.a.Warningf("token %s could not be revoked yet (the revoke kept failing); a later run retries, or revoke it at https://accounts.groo.dev", id)
+			warningf(r.a, "token %s could not be revoked yet (the revoke kept failing); a later run retries, or revoke it at https://accounts.groo.dev", id)
 		}
 	}
 	for _, id := range res.TooRecent {
-		r.a.Warningf("token %s was left live: it is younger than the write window, so another run may still write it to the secret; a later run revokes it", id)
+		warningf(r.a, "token %s was left live: it is younger than the write window, so another run may still write it to the secret; a later run revokes it", id)
 	}
 
 	r.outputs(res)
 	var exportErr error
 	if r.in.ExportEnv {
 		// Masked in OnMint; GITHUB_ENV is the one place the value may go.
-		if exportErr = fileCommand(func() { r.a.SetEnv(r.in.Target.Name, res.NewToken.Reveal()) }); exportErr != nil {
-			r.a.Errorf("export-env: could not write %s to GITHUB_ENV (%v). Fix: the secret holds the new token already; "+
+		if exportErr = writeFileCommand(r.a, "GITHUB_ENV", r.in.Target.Name, res.NewToken.Reveal(), false); exportErr != nil {
+			errorf(r.a, "export-env: could not write %s to GITHUB_ENV (%v). Fix: the secret holds the new token already; "+
 				"later steps of this job must not use the old value, rerun the job", r.in.Target.Name, exportErr)
 		} else {
-			r.a.Infof("Exported %s to GITHUB_ENV for the later steps of this job", r.in.Target.Name)
+			infof(r.a, "Exported %s to GITHUB_ENV for the later steps of this job", r.in.Target.Name)
 		}
 	}
 	r.summary(renderRotation(res, r.in, r.runURL))
 	if err != nil {
-		r.a.Errorf("%s", explain(err, r.in))
+		errorf(r.a, "%s", explain(err, r.in))
 	}
 	if err != nil || exportErr != nil {
 		return &FailedError{Err: errors.Join(err, exportErr)}
@@ -257,13 +262,13 @@ func outputValues(res *rotation.Result) map[string]string {
 // never reads a stale value).
 func (r *runner) outputs(res *rotation.Result) {
 	if r.a.Getenv("GITHUB_OUTPUT") == "" {
-		r.a.Noticef("GITHUB_OUTPUT is not set: outputs not written")
+		noticef(r.a, "GITHUB_OUTPUT is not set: outputs not written")
 		return
 	}
 	vals := outputValues(res)
 	for _, name := range outputNames {
-		if err := fileCommand(func() { r.a.SetOutput(name, vals[name]) }); err != nil {
-			r.a.Warningf("output %s not written: %v", name, err)
+		if err := writeFileCommand(r.a, "GITHUB_OUTPUT", name, vals[name], false); err != nil {
+			warningf(r.a, "output %s not written: %v", name, err)
 		}
 	}
 }
@@ -274,7 +279,7 @@ func (r *runner) summary(md string) {
 		return
 	}
 	if err := fileCommand(func() { r.a.AddStepSummary(md) }); err != nil {
-		r.a.Warningf("step summary not written: %v", err)
+		warningf(r.a, "step summary not written: %v", err)
 	}
 }
 
@@ -287,9 +292,9 @@ func (r *runner) plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.a.Infof("Plan for %s (use case %q); nothing will change:", r.in.Target, p.UseCase)
+	infof(r.a, "Plan for %s (use case %q); nothing will change:", r.in.Target, p.UseCase)
 	for i, s := range p.Steps {
-		r.a.Infof("  %d. %s: %s", i+1, s.Step, s.Detail)
+		infof(r.a, "  %d. %s: %s", i+1, s.Step, s.Detail)
 	}
 	live := make([]string, 0, len(p.Live))
 	for _, t := range p.Live {
@@ -298,7 +303,7 @@ func (r *runner) plan(ctx context.Context) error {
 	ev := audit.Event{ID: planID(), Time: r.now(), Outcome: audit.OutcomePlanned, UseCase: p.UseCase, Target: p.Target,
 		Actor: actor(r.runURL), Tool: Tool, Replaced: live}
 	if err := audit.NewJSONLines(r.deps.Log).Record(ctx, ev); err != nil {
-		r.a.Warningf("audit event not written: %v", err)
+		warningf(r.a, "audit event not written: %v", err)
 	}
 	r.outputs(nil)
 	r.summary(renderPlan(p, r.in, r.runURL))
@@ -322,7 +327,7 @@ func (r *runner) audit(ctx context.Context) error {
 	if me, err := gc.Me(ctx, r.in.GrooToken); err == nil {
 		caller = me.ID
 	} else {
-		r.a.Infof("Could not read the caller's Groo identity (the report names no user): %s", explain(err, r.in))
+		infof(r.a, "Could not read the caller's Groo identity (the report names no user): %s", explain(err, r.in))
 	}
 	secret := r.secretMetadata(ctx)
 	rep := audit.Build(auditInput(r.in, caller, all, secret, r.now()))
@@ -331,13 +336,13 @@ func (r *runner) audit(ctx context.Context) error {
 	if err := audit.RenderTable(&table, rep); err != nil {
 		return err
 	}
-	r.a.Infof("%s", strings.TrimRight(table.String(), "\n"))
+	infoText(r.a, strings.TrimRight(table.String(), "\n"))
 	for _, f := range rep.Findings {
 		switch f.Severity {
 		case audit.SeverityError:
-			r.a.Errorf("%s", findingAnnotation(f))
+			errorf(r.a, "%s", findingAnnotation(f))
 		case audit.SeverityWarning:
-			r.a.Warningf("%s", findingAnnotation(f))
+			warningf(r.a, "%s", findingAnnotation(f))
 		}
 		// Infos (what the audit could not tell) are in the table only.
 	}
@@ -360,14 +365,14 @@ func (r *runner) secretMetadata(ctx context.Context) *ghsecret.Metadata {
 	if r.in.GitHubToken == "" && !r.in.usesApp() {
 		return nil
 	}
-	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, r.a.AddMask)
+	gh, err := newGitHubClient(ctx, r.in, r.deps.HTTPClient, func(v string) { mask(r.a, v) })
 	if err == nil {
 		var md ghsecret.Metadata
 		if md, err = ghsecret.NewClient(gh).Metadata(ctx, r.in.Target); err == nil {
 			return &md
 		}
 	}
-	r.a.Warningf("could not read the metadata of secret %s, so the audit cannot tell which token it holds: %s", r.in.Target, explain(err, r.in))
+	warningf(r.a, "could not read the metadata of secret %s, so the audit cannot tell which token it holds: %s", r.in.Target, explain(err, r.in))
 	return nil
 }
 
@@ -398,6 +403,39 @@ func actor(runURL string) string {
 	}
 	host, _ := os.Hostname()
 	return Tool + " on " + host
+}
+
+// Workflow commands. go-githubactions escapes %, \r and \n in annotation
+// messages (and : and , in properties too); the text is also redacted and
+// made inert first (safetext.Clean): no control or bidi character, no
+// "::" or "##[" that could start a command on a line of its own.
+
+func errorf(a *githubactions.Action, format string, args ...any) {
+	a.Errorf("%s", safetext.Clean(fmt.Sprintf(format, args...)))
+}
+
+func warningf(a *githubactions.Action, format string, args ...any) {
+	a.Warningf("%s", safetext.Clean(fmt.Sprintf(format, args...)))
+}
+
+func noticef(a *githubactions.Action, format string, args ...any) {
+	a.Noticef("%s", safetext.Clean(fmt.Sprintf(format, args...)))
+}
+
+// infof prints one plain log line.
+func infof(a *githubactions.Action, format string, args ...any) {
+	a.Infof("%s", safetext.Clean(fmt.Sprintf(format, args...)))
+}
+
+// infoText prints plain lines (a table): each line made inert.
+func infoText(a *githubactions.Action, s string) {
+	a.Infof("%s", safetext.Text(safetext.Redact(s)))
+}
+
+// mask tells the runner to mask v and the redactor to redact it.
+func mask(a *githubactions.Action, v string) {
+	safetext.AddSecret(v)
+	a.AddMask(v)
 }
 
 // fileCommand runs a go-githubactions file command, which panics when the

@@ -30,11 +30,19 @@ func explain(err error, in *Inputs) string {
 		ghAbuse  *github.AbuseRateLimitError
 		app      *appError
 		inputErr *InputError
+		field    *groo.InvalidFieldError
 	)
 	msg := headline(err)
 	switch {
 	case errors.As(err, &inputErr):
 		return inputErr.Error()
+	case errors.As(err, &field):
+		which := "a token"
+		if field.TokenID != "" {
+			which = "token " + field.TokenID
+		}
+		return joinFix(msg, "Groo's answer was refused: "+which+" has a "+field.Field+" this tool will not print or act on "+
+			"(a line break, a control or bidi character, or too long). Rename or revoke that token at https://accounts.groo.dev, then rerun")
 	case errors.As(err, &app):
 		return joinFix(app.Error(), app.fix())
 	case errors.As(err, &refused):

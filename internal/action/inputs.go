@@ -16,6 +16,7 @@ import (
 
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Mode is what a run does.
@@ -130,6 +131,27 @@ var _ slog.LogValuer = (*Inputs)(nil)
 // usesApp reports whether the GitHub credential is an App installation.
 func (in *Inputs) usesApp() bool { return in.AppID != 0 }
 
+// allInputs are every input of action.yml.
+var allInputs = []string{inGrooToken, inGitHubToken, inAppID, inAppKey, inRepository, inSecretName, inScope, inEnvironment,
+	inOrganization, inVisibility, inSelected, inTokenName, inExpiresIn, inRevokeGrace, inMode, inExportEnv, inGrooAPIURL, inGitHubAPIURL}
+
+// multiLineInputs may hold line breaks (and tabs): a PEM key, and a
+// newline-separated list of repositories. No other control character.
+var multiLineInputs = map[string]bool{inAppKey: true, inSelected: true}
+
+// envInputs are the runner variables read, and the input each stands in for.
+var envInputs = map[string]string{"GITHUB_REPOSITORY": inRepository, envGrooAccounts: inGrooAPIURL, "GITHUB_API_URL": inGitHubAPIURL}
+
+// checkInputText refuses a line break (unless multiLine), a control or bidi
+// character, or invalid UTF-8; the error names the character and where it
+// is, never the value.
+func checkInputText(v string, multiLine bool) error {
+	if multiLine {
+		v = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(v)
+	}
+	return safetext.CheckLine(v)
+}
+
 // secretInputs are masked before anything else happens: the runner masks
 // values that come from secrets, but inputs may come from anywhere.
 var secretInputs = []string{inGrooToken, inGitHubToken, inAppKey}
@@ -139,7 +161,40 @@ var secretInputs = []string{inGrooToken, inGitHubToken, inAppKey}
 // error joins one *InputError per bad input, so a run reports them all at once.
 func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	var errs []error
+	// First, every input and runner variable with a line break or a control
+	// character is refused, naming it without its value; the checks below
+	// then see it as empty, and report nothing more about it.
+	refused := map[string]bool{}
+	for _, name := range allInputs {
+		if err := checkInputText(input(name), multiLineInputs[name]); err != nil {
+			refused[name] = true
+			errs = append(errs, &InputError{Input: name, Msg: fmt.Sprintf("has %v; inputs are single-line text: remove it "+
+				"(in the workflow, a | or > block or a quoted \"\\n\" adds one; a secret or variable may end with a stray newline: save it again without)", err)})
+		}
+	}
+	for v, name := range envInputs {
+		if err := checkInputText(env(v), false); err != nil && !refused[name] {
+			refused[name] = true
+			errs = append(errs, &InputError{Input: name, Msg: fmt.Sprintf("the runner variable %s has %v; set it to single-line text, or set %s", v, err, name)})
+		}
+	}
+	rawInput, rawEnv := input, env
+	input = func(name string) string {
+		if refused[name] {
+			return ""
+		}
+		return rawInput(name)
+	}
+	env = func(v string) string {
+		if refused[envInputs[v]] {
+			return ""
+		}
+		return rawEnv(v)
+	}
 	bad := func(name, format string, args ...any) {
+		if refused[name] {
+			return
+		}
 		errs = append(errs, &InputError{Input: name, Msg: fmt.Sprintf(format, args...)})
 	}
 	in := &Inputs{}
@@ -334,7 +389,7 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		grooURL = DefaultGrooURL
 	}
 	if u, err := parseBaseURL(grooURL); err != nil {
-		bad(inGrooAPIURL, "%s %q %v; use e.g. %s", sourceNote(grooFrom), grooURL, err, DefaultGrooURL)
+		bad(inGrooAPIURL, "%s %q %v; use e.g. %s", sourceNote(grooFrom), safetext.RedactURL(grooURL), err, DefaultGrooURL)
 	} else {
 		in.GrooURL = u
 	}
@@ -347,7 +402,7 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		ghURL = DefaultGitHubURL
 	}
 	if u, err := parseBaseURL(ghURL); err != nil {
-		bad(inGitHubAPIURL, "%s %q %v; use e.g. %s or https://HOST/api/v3 for GitHub Enterprise Server", sourceNote(ghFrom), ghURL, err, DefaultGitHubURL)
+		bad(inGitHubAPIURL, "%s %q %v; use e.g. %s or https://HOST/api/v3 for GitHub Enterprise Server", sourceNote(ghFrom), safetext.RedactURL(ghURL), err, DefaultGitHubURL)
 	} else {
 		in.GitHubURL = u
 	}
@@ -376,6 +431,7 @@ func parseGitHubCredential(in *Inputs, input func(string) string, bad func(strin
 			return
 		}
 		in.GitHubToken = credential(tok)
+		safetext.AddSecret(tok) // redacted wherever GitHub or a log echoes it
 		return
 	case appID == "" && key == "":
 		if in.Mode != ModeAudit {

@@ -178,6 +178,20 @@ var invalidInputs = []struct {
 	{"export-env without GITHUB_ENV", base(map[string]string{inExportEnv: "true"}), inExportEnv, "GITHUB_ENV is not set"},
 	{"groo-api-url not a URL", base(map[string]string{inGrooAPIURL: "accounts.groo.dev"}), inGrooAPIURL, "http(s) URL"},
 	{"github-api-url with a query", base(map[string]string{inGitHubAPIURL: "https://api.github.com/?x=1"}), inGitHubAPIURL, "query"},
+	// Line breaks and control characters, refused before anything else.
+	{"environment with a workflow command", base(map[string]string{inScope: "environment", inEnvironment: "prod\n::error::x"}), inEnvironment,
+		`has a line break (\n, U+000A) at character 5; inputs are single-line text: remove it`},
+	{"token-name with a carriage return", base(map[string]string{inTokenName: "name\r::warning::x"}), inTokenName, "a line break"},
+	{"token-name with a bidi override", base(map[string]string{inTokenName: "GitHub Actions - \u202eTAP_OORG"}), inTokenName, "a bidirectional control character"},
+	{"secret-name with a tab", base(map[string]string{inSecretName: "GROO\tPAT"}), inSecretName, "a control character (\\t"},
+	{"repository with an escape", base(map[string]string{inRepository: "octo/app\x1b[2J"}), inRepository, "a control character (\\x1b"},
+	{"organization with a C1 control", base(map[string]string{inScope: "organization", inOrganization: "oc\u0085to"}), inOrganization, "a control character"},
+	{"groo-token with an escape inside", base(map[string]string{inGrooToken: testPAT[:20] + "\x1b" + testPAT[20:]}), inGrooToken, "a control character"},
+	{"github-token with DEL", base(map[string]string{inGitHubToken: "ghp_writer\x7fwriter"}), inGitHubToken, "a control character"},
+	{"app key with a NUL", base(map[string]string{inGitHubToken: "<unset>", inAppID: "42", inAppKey: testKeyPEM + "\x00"}), inAppKey, "a control character"},
+	{"mode with invalid UTF-8", base(map[string]string{inMode: "rot\xffate"}), inMode, "invalid UTF-8"},
+	{"groo-api-url with a password", base(map[string]string{inGrooAPIURL: "http://user:hunter2pass@groo.example"}), inGrooAPIURL,
+		`value "http://groo.example" must not carry a query, fragment or user info`},
 }
 
 func TestParseInputsInvalid(t *testing.T) {
@@ -196,7 +210,7 @@ func TestParseInputsInvalid(t *testing.T) {
 			if !strings.Contains(err.Error(), "input "+tc.input+": ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %q, want it to name input %s and say %q", err, tc.input, tc.want)
 			}
-			for _, secret := range []string{testPAT, "groo_pat_SECRETNEARMISS", "ghp_writer", "MII"} {
+			for _, secret := range []string{testPAT, "groo_pat_SECRETNEARMISS", "ghp_writer", "MII", "hunter2pass", "::error::x", "::warning::x", "\u202e"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error echoes a secret input: %q", err)
 				}

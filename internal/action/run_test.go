@@ -36,6 +36,9 @@ type step struct {
 	// noGitHub lets the step make no GitHub request: the conformance check
 	// otherwise fails a step through which none went (see conformingClient).
 	noGitHub bool
+	// wrap, when set, stands between the conformance check and the network
+	// (a test's fake answers).
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // stepResult is what the runner would see.
@@ -77,6 +80,9 @@ func runStep(t *testing.T, s step) stepResult {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	deps := Deps{Log: log, HTTPClient: conformingClient(t, s.noGitHub)}
+	if s.wrap != nil {
+		deps.HTTPClient.Transport = s.wrap(deps.HTTPClient.Transport)
+	}
 	deps.Engine.Now = s.now
 	err := Run(ctx, a, deps)
 	return stepResult{err: err, log: log.String(), outputs: readFileCommands(t, files["GITHUB_OUTPUT"]),
@@ -341,6 +347,12 @@ func TestRunRejectsBadInputsBeforeAnyRequest(t *testing.T) {
 			}
 			if res.outputs["rotated"] != "" || len(res.env) != 0 {
 				t.Errorf("outputs %v env %v written for a refused run", res.outputs, res.env)
+			}
+			// Nothing from an input starts a workflow command of its own.
+			for _, l := range strings.Split(strings.TrimSpace(res.log), "\n") {
+				if !strings.HasPrefix(l, "::add-mask::") && !strings.HasPrefix(l, "::error::input ") {
+					t.Errorf("log line is neither a mask nor an input error: %q", l)
+				}
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // The renderers below build the step summary (Markdown) from results that
@@ -20,7 +21,7 @@ func runLink(runURL string) string {
 	if runURL == "" {
 		return "-"
 	}
-	return "[" + mdText(runURL) + "](" + runURL + ")"
+	return "[" + mdText(runURL) + "](" + mdURL(runURL) + ")"
 }
 
 // renderRotation is the summary of a successful rotation.
@@ -148,16 +149,24 @@ func mdIDs(ids []string) string {
 	return strings.Join(out, ", ")
 }
 
-// mdCode is an inline code span safe inside a table cell.
-func mdCode(s string) string {
-	s = strings.ReplaceAll(s, "`", "'")
-	s = strings.ReplaceAll(s, "|", `\|`)
-	s = strings.ReplaceAll(s, "\n", " ")
-	return "`" + s + "`"
-}
+// mdCode is an inline code span safe inside a table cell (safetext).
+func mdCode(s string) string { return safetext.MarkdownCode(s) }
 
-// mdText is plain text safe inside a table cell or a list item.
-func mdText(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
+// mdText is plain text safe inside a table cell or a list item (safetext).
+func mdText(s string) string { return safetext.Markdown(s) }
+
+// mdURL is a link target: anything that could end the link or break the
+// line is percent-encoded.
+func mdURL(u string) string {
+	var b strings.Builder
+	for _, r := range u {
+		if r <= ' ' || r == 0x7f || r == '(' || r == ')' || r == '<' || r == '>' || r == '"' || r == '`' || safetext.IsUnsafe(r) {
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

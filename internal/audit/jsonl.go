@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,10 +24,13 @@ func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
 
 // Record writes e as a single line.
 func (j *JSONLines) Record(_ context.Context, e Event) error {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(ScrubEvent(e))
 	if err != nil {
 		return fmt.Errorf("audit: encode event %s: %w", e.ID, err)
 	}
+	// A runner reads "##[" anywhere in a log line as a legacy command: the
+	// same text, escaped the JSON way, decodes to the same event.
+	b = bytes.ReplaceAll(b, []byte("##["), []byte(`#\u0023[`))
 	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -7,14 +7,16 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // The renderers print what the Report holds and nothing else: a Report has
 // no token value to print (TokenInfo carries none), so none can leak here.
 // Names and messages can come from anyone who can create a Groo token or
-// fail a rotation, so the table strips control characters (no terminal
-// escape sequences) and the Markdown escapes what GitHub would interpret.
+// fail a rotation, so the table escapes control characters (no terminal
+// escape sequences) and the Markdown escapes what GitHub would interpret,
+// both with internal/safetext.
 
 // RenderJSON writes the report as indented JSON (docs/audit-report.schema.json).
 func RenderJSON(w io.Writer, r Report) error {
@@ -202,16 +204,10 @@ func orDash(s string) string {
 	return s
 }
 
-// termSafe makes a string safe for a terminal and a tabwriter cell: control
-// characters (escape sequences, tabs, newlines) become spaces.
-func termSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// termSafe makes a string safe for a terminal and a tabwriter cell
+// (safetext.Line): control characters (escape sequences, tabs, newlines),
+// bidi controls and workflow-command starts are escaped.
+func termSafe(s string) string { return safetext.Line(s) }
 
 // renderWriter keeps the first write error so that rendering code can print
 // freely and check once.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // severityMark labels a severity for readers who skim (GitHub renders the
@@ -129,39 +131,11 @@ func mdRotation(ri *RotationInfo, now time.Time) string {
 	return mark + mdText(ri.Outcome+" "+fmtTimeRel(ri.Time, now))
 }
 
-// mdText escapes text for a Markdown table cell or list item: Markdown
-// punctuation is backslash-escaped, HTML is neutralised, and line breaks
-// become spaces so that a cell stays on its row.
-func mdText(s string) string {
-	var b strings.Builder
-	for _, r := range termSafe(s) {
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '\\', '`', '*', '_', '[', ']', '|', '~', '#', '!':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// mdText escapes text for a Markdown table cell or list item
+// (safetext.Markdown): Markdown punctuation, the pipe and backticks are
+// backslash-escaped, HTML is neutralised, and line breaks and control
+// characters are escaped so that a cell stays on its row.
+func mdText(s string) string { return safetext.Markdown(s) }
 
-// mdCode is s as a code span. A pipe still ends a table cell inside a code
-// span in GitHub's tables, so it is escaped; a backtick cannot be escaped
-// inside a span, so such a string is written as escaped text instead.
-func mdCode(s string) string {
-	s = termSafe(s)
-	if s == "" {
-		return "-"
-	}
-	if strings.Contains(s, "`") {
-		return mdText(s)
-	}
-	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
-}
+// mdCode is s as a code span (safetext.MarkdownCode); "" is "-".
+func mdCode(s string) string { return safetext.MarkdownCode(s) }

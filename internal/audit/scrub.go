@@ -1,23 +1,18 @@
 package audit
 
-import (
-	"regexp"
-	"strings"
-)
+import "github.com/groo/pat-action/internal/safetext"
 
-// tokenLike finds token values that must never be stored, should one slip
-// into an error message: Groo PATs and GitHub tokens.
-var tokenLike = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|github_pat_[0-9A-Za-z_]{8,}|gh[pousr]_[A-Za-z0-9]{8,}`)
+// Scrub replaces every token value the process holds, and anything shaped
+// like a token in any letter case, with its prefix and last four at most
+// (safetext.Redact): stores call it on every text of an event before they
+// keep it.
+func Scrub(s string) string { return safetext.Redact(s) }
 
-// Scrub replaces anything shaped like a token with its prefix and last four.
-func Scrub(s string) string {
-	return tokenLike.ReplaceAllStringFunc(s, func(m string) string {
-		head := m[:4] // ghp_, ghs_, ...
-		for _, p := range []string{"groo_pat_", "github_pat_"} {
-			if strings.HasPrefix(m, p) {
-				head = p
-			}
-		}
-		return head + "…" + m[len(m)-4:]
-	})
+// ScrubEvent is e with its free texts (error, step, actor) scrubbed: what a
+// store keeps. Names and ids are keys and stay as they are.
+func ScrubEvent(e Event) Event {
+	e.Error = Scrub(e.Error)
+	e.Step = Scrub(e.Step)
+	e.Actor = Scrub(e.Actor)
+	return e
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // ErrCredential wraps every failure to load a credential named by the
@@ -28,6 +29,7 @@ func readSecret(what, env, file string, getenv func(string) string) (string, err
 		if v == "" {
 			return "", fmt.Errorf("%w: %s: environment variable %s is empty or unset; export the credential in it", ErrCredential, what, env)
 		}
+		safetext.AddSecret(v) // redacted wherever it is echoed
 		return v, nil
 	case file != "":
 		b, err := os.ReadFile(file)
@@ -38,6 +40,7 @@ func readSecret(what, env, file string, getenv func(string) string) (string, err
 		if v == "" {
 			return "", fmt.Errorf("%w: %s: %s is empty", ErrCredential, what, file)
 		}
+		safetext.AddSecret(v)
 		return v, nil
 	}
 	return "", fmt.Errorf("%w: %s: no token-env or token-file configured", ErrCredential, what)
@@ -102,7 +105,7 @@ func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv fun
 	gh.UserAgent = "pat-rotator (+https://github.com/groo/pat-action)"
 	u, err := url.Parse(strings.TrimRight(cfg.GitHub.APIURL, "/") + "/")
 	if err != nil {
-		return nil, fmt.Errorf("github api-url %q: %w", cfg.GitHub.APIURL, err)
+		return nil, fmt.Errorf("github api-url %q: %w", safetext.RedactURL(cfg.GitHub.APIURL), err)
 	}
 	gh.BaseURL = u
 	return gh, nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +23,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/retire"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Defaults that apply when the configuration leaves a setting out.
@@ -147,9 +149,9 @@ func (t *TargetConfig) LogValue() slog.Value {
 func (c *Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("file", c.File),
-		slog.String("groo", c.Groo.APIURL),
-		slog.String("github", c.GitHub.APIURL),
-		slog.String("store", c.Store),
+		slog.String("groo", safetext.RedactURL(c.Groo.APIURL)),
+		slog.String("github", safetext.RedactURL(c.GitHub.APIURL)),
+		slog.String("store", safetext.RedactURL(c.Store)),
 		slog.Int("targets", len(c.Targets)),
 	)
 }
@@ -229,7 +231,9 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 			return
 		}
 	}
+	// The path holds keys as written: a PAT written as a key is in it.
 	msg := redactCredentials(fmt.Sprintf(format, args...))
+	path = safetext.Line(redactCredentials(path))
 	p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Path: path, Msg: msg})
 }
 
@@ -324,7 +328,7 @@ func (p *parser) parse(data []byte) *Config {
 		if storeNode == nil {
 			storeNode = root
 		}
-		p.errorf(storeNode, "store", "%q is not a store DSN; use sqlite:///absolute/path.db or sqlite://./relative.db", cfg.Store)
+		p.errorf(storeNode, "store", "%q is not a store DSN; use sqlite:///absolute/path.db or sqlite://./relative.db", safetext.RedactURL(cfg.Store))
 	}
 	if _, err := cron.ParseStandard(cfg.Defaults.Schedule); err != nil {
 		p.errorf(root, "defaults.schedule", "cron cannot parse %q (%v); use 5 fields (minute hour day-of-month month day-of-week) or a descriptor such as @daily or @every 12h", cfg.Defaults.Schedule, err)
@@ -372,7 +376,7 @@ func (p *parser) yamlError(err error) {
 				}
 			}
 		}
-		p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Msg: "not valid YAML: " + m})
+		p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Msg: "not valid YAML: " + safetext.Line(redactCredentials(m))})
 	}
 }
 
@@ -521,7 +525,13 @@ func (p *parser) url(v *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
-		p.errorf(v, path, "%q is not an http(s) URL; write e.g. https://api.github.com", s)
+		p.errorf(v, path, "%q is not an http(s) URL; write e.g. https://api.github.com", safetext.RedactURL(s))
+		return "", false
+	}
+	if u, err := url.Parse(s); err != nil || u.User != nil {
+		// Never echo it: the user info may be a password or a token.
+		p.errorf(v, path, "%q holds user info or does not parse; credentials never go in a URL: write the API's root without user@ "+
+			"(e.g. %s) and name the credential with token-env or token-file", safetext.RedactURL(s), DefaultGrooURL)
 		return "", false
 	}
 	return strings.TrimRight(s, "/"), true

@@ -23,6 +23,7 @@ import (
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/retire"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Tool names pat-rotator in audit events and token descriptions.
@@ -92,6 +93,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line the daemon and its clients log is redacted: any token the
+	// process holds, and anything shaped like one, in any letter case.
+	opts.Logger = slog.New(safetext.NewHandler(opts.Logger.Handler()))
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
@@ -597,7 +601,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	c.Start()
 	d.refreshPendingGauge(ctx)
 	d.ready.Store(true)
-	d.log.Info("pat-rotator running", "targets", len(d.targets), "holder", d.holder, "store", d.cfg.Store)
+	d.log.Info("pat-rotator running", "targets", len(d.targets), "holder", d.holder, "store", safetext.RedactURL(d.cfg.Store))
 
 	d.inflight.Go(func() {
 		due := d.dueAtStart(ctx)

@@ -10,9 +10,15 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Terminal output of the commands. Tokens appear only as id and last four.
+// Every cell that holds text from outside (names, ids and errors from Groo,
+// GitHub or the store) goes through cell: redacted, one line, no control,
+// bidi or workflow-command start (safetext.Clean).
+
+func cell(s string) string { return safetext.Clean(s) }
 
 func ts(t time.Time) string {
 	if t.IsZero() {
@@ -32,11 +38,11 @@ func list(ids []string) string {
 	if len(ids) == 0 {
 		return "-"
 	}
-	return strings.Join(ids, ",")
+	return cell(strings.Join(ids, ","))
 }
 
 func short(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = cell(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
@@ -48,7 +54,7 @@ func WriteResults(w io.Writer, results []TargetResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RESULT\tTARGET\tNEW TOKEN\tEXPIRES\tREVOKED\tPENDING\tDETAIL")
 	for _, r := range results {
-		name := r.Target.Name
+		name := cell(r.Target.Name)
 		switch {
 		case r.Skipped:
 			fmt.Fprintf(tw, "skipped\t%s\t-\t-\t-\t-\t%s\n", name, short(errText(r.Err), 100))
@@ -64,7 +70,7 @@ func WriteResults(w io.Writer, results []TargetResult) {
 			if len(res.TooRecent) > 0 {
 				detail = strings.TrimSpace(detail + " left live (too recent): " + list(res.TooRecent))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s …%s\t%s\t%s\t%s\t%s\n", outcome, name, res.New.ID, res.New.LastFour,
+			fmt.Fprintf(tw, "%s\t%s\t%s …%s\t%s\t%s\t%s\t%s\n", outcome, name, cell(res.New.ID), cell(res.New.LastFour),
 				tsPtr(res.New.ExpiresAt), list(res.Revoked), list(res.Pending), detail)
 		}
 	}
@@ -90,14 +96,14 @@ func WriteHistory(w io.Writer, events []audit.Event) {
 	for _, e := range events {
 		tok := "-"
 		if e.NewTokenID != "" {
-			tok = e.NewTokenID + " …" + e.NewTokenLast4
+			tok = cell(e.NewTokenID + " …" + e.NewTokenLast4)
 		}
 		pending := list(append(append([]string{}, e.Pending...), e.TooRecent...))
 		errMsg := "-"
 		if e.Error != "" {
 			errMsg = short(e.Error, 100)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), e.Outcome, e.Target, tok,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), cell(string(e.Outcome)), cell(e.Target), tok,
 			tsPtr(e.NewExpiresAt), list(e.Revoked), pending, e.Duration.Round(time.Millisecond), errMsg)
 	}
 	if len(events) == 0 {
@@ -119,7 +125,7 @@ func WritePending(w io.Writer, pending []audit.PendingRevoke) {
 		if p.LastError != "" {
 			last = short(p.LastError, 100)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.TokenID, p.Target, ts(p.RevokeAfter), p.Attempts, ts(p.NextTry), last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", cell(p.TokenID), cell(p.Target), ts(p.RevokeAfter), p.Attempts, ts(p.NextTry), last)
 	}
 	_ = tw.Flush()
 }
@@ -133,9 +139,9 @@ func WritePlans(w io.Writer, plans []*rotation.Plan) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s (use case %q): %d live token(s)\n", p.Target, p.UseCase, len(p.Live))
+		fmt.Fprintf(w, "%s (use case %q): %d live token(s)\n", cell(p.Target), cell(p.UseCase), len(p.Live))
 		for _, s := range p.Steps {
-			fmt.Fprintf(w, "  %-7s %s\n", s.Step, s.Detail)
+			fmt.Fprintf(w, "  %-7s %s\n", cell(s.Step), cell(s.Detail))
 		}
 	}
 }
@@ -145,7 +151,7 @@ func WriteTargets(w io.Writer, cfg *Config) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tUSE CASE\tSCHEDULE\tTTL\tGRACE\tJITTER")
 	for _, t := range cfg.Targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.UseCase, t.ScheduleSpec, fmtDur(t.TTL), fmtDur(t.Grace), fmtDur(t.Jitter))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(t.Name), cell(t.UseCase), cell(t.ScheduleSpec), fmtDur(t.TTL), fmtDur(t.Grace), fmtDur(t.Jitter))
 	}
 	_ = tw.Flush()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // credentialKeys are keys people write when they paste a credential into the
@@ -24,7 +26,9 @@ var credentialKeys = map[string]string{
 var credentialSuffixes = []string{"-token", "-pat", "-password", "-private-key", "_token"}
 
 // credentialValue matches the formats of the credentials this tool handles.
-var credentialValue = regexp.MustCompile(`groo_pat_[0-9a-zA-Z]|github_pat_[0-9A-Za-z_]|\bgh[pousr]_[A-Za-z0-9]{16,}|-----BEGIN [A-Z ]*(PRIVATE )?KEY`)
+// A Groo PAT in any letter case (an upper-cased one is as much a
+// credential; hex after the prefix, so that GROO_PAT_PROD stays a name).
+var credentialValue = regexp.MustCompile(`groo_pat_[0-9a-zA-Z]|(?i:groo_pat_)[0-9a-fA-F]{8}|github_pat_[0-9A-Za-z_]|\bgh[pousr]_[A-Za-z0-9]{16,}|-----BEGIN [A-Z ]*(PRIVATE )?KEY`)
 
 // scanCredentials walks the whole document before anything else reads it and
 // reports credentials written inline, naming where without echoing them.
@@ -47,6 +51,13 @@ func (p *parser) scanCredentials(n *yaml.Node, path string) {
 			p.scanCredentials(c, fmt.Sprintf("%s[%d]", path, i))
 		}
 	case yaml.ScalarNode:
+		if err := safetext.CheckLine(n.Value); err != nil {
+			// Reported once here, for keys and values alike, without the value.
+			p.errorf(n, path, "%v in a configuration string; every value is single-line text: remove it "+
+				"(a quoted \"\\n\" or \"\\t\" escape, a | or > block, or a stray control character in the file writes one)", err)
+			p.flagged[n] = true
+			return
+		}
 		if m := credentialValue.FindString(n.Value); m != "" {
 			p.errorf(n, path, "this value looks like a credential (%s…); credentials never go in the configuration: remove it, rotate it if this file was shared, and name an environment variable with token-env or a file with token-file",
 				credentialKind(m))
@@ -70,8 +81,9 @@ func credentialKey(key string) (string, bool) {
 
 // credentialKind names a match by its public prefix only.
 func credentialKind(m string) string {
+	m = strings.ToLower(m)
 	switch {
-	case strings.HasPrefix(m, "-----BEGIN"):
+	case strings.HasPrefix(m, "-----begin"):
 		return "a PEM private key"
 	case strings.HasPrefix(m, "groo_pat_"):
 		return "a Groo PAT, groo_pat_"
@@ -82,11 +94,13 @@ func credentialKind(m string) string {
 	}
 }
 
-// credentialWord is a whole token-shaped word, for redacting messages.
+// credentialWord is a whole token-shaped word, for redacting messages
+// (safetext.Redact catches an upper-cased PAT too).
 var credentialWord = regexp.MustCompile(`(groo_pat_|github_pat_|gh[pousr]_)[A-Za-z0-9_]+`)
 
 // redactCredentials keeps a message that quotes a value from echoing a
-// credential: only its public prefix is left.
+// credential: only its public prefix is left, and every other secret the
+// process holds is redacted (safetext.Redact).
 func redactCredentials(s string) string {
-	return credentialWord.ReplaceAllString(s, "${1}…")
+	return safetext.Redact(credentialWord.ReplaceAllString(s, "${1}…"))
 }

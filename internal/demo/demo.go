@@ -23,6 +23,7 @@ import (
 	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // The demo's write window. A rotation may revoke an older token of its use
@@ -59,6 +60,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(safetext.NewHandler(log.Handler()))
 	dir, err := os.MkdirTemp("", "pat-rotator-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: temp dir: %w", err)

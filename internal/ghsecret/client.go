@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Defaults of a Client (see the With* options).
@@ -238,6 +240,9 @@ func (c *Client) selectedIDs(ctx context.Context, t Target, api scopeAPI) ([]int
 // PutResult.Created reports GitHub's last answer: when an attempt landed but
 // its answer was lost, the retry updates the secret and answers 204.
 func (c *Client) Put(ctx context.Context, t Target, key PublicKey, plaintext []byte) (PutResult, error) {
+	// The value is a secret this process holds: an answer that echoes it,
+	// in any letter case, is redacted in every error and log line.
+	safetext.AddSecret(string(plaintext))
 	if err := t.Validate(); err != nil {
 		return PutResult{}, notSent(opPut, t, err)
 	}

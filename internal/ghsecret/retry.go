@@ -13,6 +13,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // ErrRateLimited is wrapped by the error of a call that gave up on a GitHub
@@ -67,7 +69,24 @@ func (v verdict) String() string {
 }
 
 // do runs fn until it succeeds, is refused, or retries and waits run out.
+// Its errors hold GitHub's answers (go-github puts the body's message in
+// its errors): their text is redacted and made one inert line
+// (safetext.Clean), while errors.As and errors.Is still see every type.
 func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context) (*github.Response, error)) (*github.Response, error) {
+	resp, err := c.try(ctx, r, fn)
+	if err != nil && err != errNotFound {
+		err = &cleanError{err: err}
+	}
+	return resp, err
+}
+
+// cleanError is an error whose text went through safetext.Clean.
+type cleanError struct{ err error }
+
+func (e *cleanError) Error() string { return safetext.Clean(e.err.Error()) }
+func (e *cleanError) Unwrap() error { return e.err }
+
+func (c *Client) try(ctx context.Context, r request, fn func(ctx context.Context) (*github.Response, error)) (*github.Response, error) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = c.backoffInitial
 	bo.Multiplier = 2
@@ -157,7 +176,7 @@ func (c *Client) do(ctx context.Context, r request, fn func(ctx context.Context)
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "GitHub request failed; retrying",
 			slog.String("op", r.op), slog.String("target", r.t.String()), slog.String("reason", v.String()),
-			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Int("status", status), slog.String("error", err.Error()))
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Int("status", status), slog.String("error", safetext.Clean(err.Error())))
 		if serr := c.sleep(ctx, wait); serr != nil {
 			err = fmt.Errorf("%w (while waiting after: %w)", serr, err)
 			if landed != nil {

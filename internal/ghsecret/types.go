@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // PublicKey is a scope's Curve25519 key for sealing secret values.
@@ -45,17 +47,19 @@ type RefusedError struct {
 	Err        error  // the underlying error (a go-github error, or a validation error)
 }
 
+// Error is one line: GitHub's message is redacted and escaped (safetext.Clean).
 func (e *RefusedError) Error() string {
+	msg := safetext.Clean(e.Message)
 	if e.StatusCode == 0 {
-		s := fmt.Sprintf("%s %s: not sent: %s", e.Op, e.Target, e.Message)
+		s := fmt.Sprintf("%s %s: not sent: %s", e.Op, e.Target, msg)
 		if e.Hint != "" {
 			s += ": " + e.Hint
 		}
 		return s
 	}
 	s := fmt.Sprintf("%s %s: GitHub answered %d", e.Op, e.Target, e.StatusCode)
-	if e.Message != "" {
-		s += " (" + e.Message + ")"
+	if msg != "" {
+		s += " (" + msg + ")"
 	}
 	if e.Hint != "" {
 		s += ": " + e.Hint

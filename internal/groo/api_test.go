@@ -505,7 +505,9 @@ func TestErrorBodies(t *testing.T) {
 		{"code and message", `{"error":"token revoked","code":"unauthorized"}`, "groo revoke token tok_1: HTTP 401 unauthorized: token revoked"},
 		{"not json", `<html>nope</html>`, "groo revoke token tok_1: HTTP 401: Unauthorized"},
 		{"empty", ``, "groo revoke token tok_1: HTTP 401: Unauthorized"},
-		{"control characters", `{"error":"line1\nline2"}`, "groo revoke token tok_1: HTTP 401: line1 line2"},
+		{"control characters", `{"error":"line1\nline2 \u001b[31m \u202e ::error::x"}`, `groo revoke token tok_1: HTTP 401: line1\nline2 \x1b[31m \u202e :\:error:\:x`},
+		{"echoed credential upper-cased", `{"error":"bad session ` + strings.ToUpper(credValue) + `!"}`, "groo revoke token tok_1: HTTP 401: bad session GROO_PAT_[redacted]!"},
+		{"echoed old token being revoked", `{"error":"token ` + oldValue + ` is gone"}`, "groo revoke token tok_1: HTTP 401: token groo_pat_…beef is gone"},
 		{"echoed credential", `{"error":"bad session ` + credValue + `!"}`, "groo revoke token tok_1: HTTP 401: bad session groo_pat_[redacted]!"},
 		{"echoed hex", `{"error":"bad ` + credValue[len(Prefix):] + `","code":"` + credValue + `"}`, "groo revoke token tok_1: HTTP 401 groo_pat_[redacted]: bad [redacted]"},
 	}
@@ -962,9 +964,10 @@ func TestScrub(t *testing.T) {
 	}{
 		{"plain", 100, "plain"},
 		{"a " + credValue + " b", 100, "a groo_pat_[redacted] b"},
-		{"groo_pat_ABCxyz-rest", 100, "groo_pat_[redacted]-rest"},
+		{"groo_pat_ABCxyz0123-rest", 100, "groo_pat_…0123-rest"},
+		{"GROO_PAT_" + strings.ToUpper(credValue[len(Prefix):]), 100, "GROO_PAT_[redacted]"},
 		{"groo_pat_[redacted] twice groo_pat_[redacted]", 100, "groo_pat_[redacted] twice groo_pat_[redacted]"},
-		{"tab\tnew\nline", 100, "tab new line"},
+		{"tab\tnew\nline", 100, `tab\tnew\nline`},
 		{"ééééé", 3, "ééé…"},
 		{strings.Repeat("x", 10) + credValue, 20, strings.Repeat("x", 10) + "groo_pat_[…"},
 	}

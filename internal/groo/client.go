@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // DefaultBaseURL is Groo's Accounts API.
@@ -172,10 +174,7 @@ func resolveBaseURL(opt string) (string, error) {
 		raw = DefaultBaseURL
 	}
 	u, err := url.Parse(raw)
-	shown := raw
-	if err == nil {
-		shown = u.Redacted() // no password in the error
-	}
+	shown := safetext.RedactURL(raw) // no user info, no token in the error
 	bad := func(why string) error {
 		return fmt.Errorf("groo base URL %q (from %s) %s: %s a URL like %s",
 			scrub(shown, 200), source, why, fix, DefaultBaseURL)

@@ -35,7 +35,8 @@ func TestBaseURL(t *testing.T) {
 		{name: "plain http to localhost", opt: "http://localhost:8080", want: "http://localhost:8080"},
 		{name: "plain http to ::1", opt: "http://[::1]:8080", want: "http://[::1]:8080"},
 		{name: "unparseable", opt: "http://[::1", wantErr: []string{"does not parse"}},
-		{name: "token in env", env: credValue, wantErr: []string{"GROO_ACCOUNTS_URL", "groo_pat_[redacted]"}},
+		{name: "token in env", env: credValue, wantErr: []string{"GROO_ACCOUNTS_URL", "groo_pat_…"}},
+		{name: "token as user info", opt: "https://" + credValue + "@groo.example", wantErr: []string{"holds credentials", `"https://groo.example"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,6 +89,9 @@ func decodeMe(body []byte) (User, error) {
 	if w.User == nil || w.User.ID == "" {
 		return User{}, errors.New(`no "user" with an "id"`)
 	}
+	if !idRE.MatchString(w.User.ID) {
+		return User{}, &InvalidFieldError{Field: "user.id", Reason: "not 1 to 64 letters, digits, '_' or '-'"}
+	}
 	return User{ID: w.User.ID, Email: w.User.Email, Phone: w.User.Phone}, nil
 }
 
@@ -109,6 +112,13 @@ type wireToken struct {
 func (w wireToken) info() (TokenInfo, error) {
 	if w.ID == "" {
 		return TokenInfo{}, errors.New(`token without "id"`)
+	}
+	if err := w.check(); err != nil {
+		var ti TokenInfo
+		if fe := (*InvalidFieldError)(nil); errors.As(err, &fe) && fe.TokenID != "" {
+			ti.ID = fe.TokenID // a valid id: a mint's caller can still revoke it
+		}
+		return ti, err
 	}
 	ti := TokenInfo{
 		ID:          w.ID,
@@ -194,7 +204,7 @@ func decodeCreated(body []byte) (TokenInfo, Token, error) {
 	}
 	ti, err := w.Token.info()
 	if err != nil {
-		return TokenInfo{}, Token{}, err
+		return ti, Token{}, err
 	}
 	secret, err := ParseToken(w.Secret)
 	if err != nil {

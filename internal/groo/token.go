@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // Prefix starts every Groo Personal Access Token.
@@ -43,6 +45,9 @@ func ParseToken(s string) (Token, error) {
 			return Token{}, fmt.Errorf("%w: character %d is not lowercase hex", ErrMalformedToken, i+1)
 		}
 	}
+	// Every token value the process holds passes here: the redactor learns
+	// it, so that an echo of it in any letter case is redacted everywhere.
+	safetext.AddSecret(s)
 	return Token{v: &s}, nil
 }
 

@@ -13,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/groo/pat-action/internal/safetext"
 )
 
 // maxBody bounds what the client reads of an answer.
@@ -167,14 +167,15 @@ func (c *Client) judge(ctx context.Context, cred Token, k call, r attemptResult)
 	if msg == "" {
 		msg = http.StatusText(r.status)
 	}
-	// A server may echo what it was sent. The credential's hex part alone is
-	// redacted before scrub cuts the text, so no piece of it survives a cut.
-	secretHex := cred.Reveal()[len(Prefix):]
+	// A server may echo what it was sent, or any token it knows (the one
+	// being revoked): the credential is registered with the redactor (as
+	// every parsed token is), and scrub redacts before it cuts.
+	safetext.AddSecret(cred.Reveal())
 	e := &APIError{
 		Op:         k.op,
 		StatusCode: r.status,
-		Code:       scrub(strings.ReplaceAll(code, secretHex, "[redacted]"), 64),
-		Message:    scrub(strings.ReplaceAll(msg, secretHex, "[redacted]"), 300),
+		Code:       scrub(code, 64),
+		Message:    scrub(msg, 300),
 	}
 	switch {
 	case r.status == http.StatusTooManyRequests:
@@ -234,36 +235,12 @@ func certRefused(err error) bool {
 	return errors.As(err, &cv)
 }
 
-// scrub makes text from the server safe to put in an error: anything shaped
-// like a PAT is redacted, control characters become spaces, and the text is
-// cut to limit characters.
+// scrub makes text from the server safe to put in an error: every token
+// value the process holds and anything shaped like a token, in any letter
+// case, is redacted (safetext.Redact) before the text is cut, so no piece of
+// one survives a cut; then control characters, bidi controls and workflow
+// command starts are escaped (safetext.Line), and the text is cut to limit
+// characters.
 func scrub(s string, limit int) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, Prefix)
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteString(Prefix + "[redacted]")
-		s = strings.TrimPrefix(s[i+len(Prefix):], "[redacted]")
-		j := strings.IndexFunc(s, func(r rune) bool {
-			return !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
-		})
-		if j < 0 {
-			j = len(s)
-		}
-		s = s[j:]
-	}
-	out := strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, b.String())
-	if utf8.RuneCountInString(out) > limit {
-		out = string([]rune(out)[:limit]) + "…"
-	}
-	return out
+	return safetext.Cut(safetext.Redact(s), limit)
 }

@@ -6,6 +6,16 @@ import (
 )
 
 // TokenInfo is a token as Groo lists it. It never holds the secret.
+//
+// The client has checked every field (see InvalidFieldError): ID is 1 to 64
+// of [A-Za-z0-9_-], Name and Description are printable single-line text (no
+// control, line-break or bidi character; at most MaxNameLen and
+// MaxDescriptionLen characters), TokenPrefix is groo_pat_ and lowercase hex
+// or empty, LastFour is 4 lowercase hex characters or empty (absent).
+//
+// CreatedAt is the zero time when Groo's answer has no createdAt (or null):
+// the zero value means "unknown", never "long ago". Check CreatedAtKnown (or
+// IsZero) before comparing it: an unknown time never makes a token old.
 type TokenInfo struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`
@@ -15,8 +25,11 @@ type TokenInfo struct {
 	LastUsed    *time.Time `json:"lastUsed"`
 	ExpiresAt   *time.Time `json:"expiresAt"`
 	Revoked     bool       `json:"revoked"`
-	CreatedAt   time.Time  `json:"createdAt"`
+	CreatedAt   time.Time  `json:"createdAt"` // zero: unknown (absent from the answer)
 }
+
+// CreatedAtKnown reports whether Groo said when the token was created.
+func (t TokenInfo) CreatedAtKnown() bool { return !t.CreatedAt.IsZero() }
 
 // User is the identity behind a token (GET /v1/auth/me).
 type User struct {

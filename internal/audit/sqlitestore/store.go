@@ -220,8 +220,7 @@ func timePtr(n sql.NullInt64) *time.Time {
 // overwrites a final outcome. A success also becomes the use case's current
 // token.
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
-	e.Error = audit.Scrub(e.Error)
-	e.Step = audit.Scrub(e.Step)
+	e = audit.ScrubEvent(e)
 	if e.ID == "" {
 		return errors.New("record event: empty attempt id")
 	}
