@@ -406,7 +406,7 @@ func TestEmulatorRateLimits(t *testing.T) {
 		t.Parallel()
 		e, srv := emulator.NewTestServer(t, seed())
 		e.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 300 * time.Millisecond})
-		c := newClient(t, srv+"/", fullToken, ghsecret.WithMutationInterval(350*time.Millisecond),
+		c := newClient(t, srv+"/", fullToken, ghsecret.WithMutationInterval(600*time.Millisecond), // twice the limit: a loaded machine delays requests unevenly
 			ghsecret.WithSleep(func(ctx context.Context, d time.Duration) error { // real waits
 				tm := time.NewTimer(d)
 				defer tm.Stop()
