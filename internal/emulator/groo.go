@@ -237,7 +237,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 	switch route {
 	case RouteGrooMe:
 		u := e.users[caller.user]
-		e.journalAdd(JournalEntry{Kind: JournalVerify, TokenID: caller.id})
+		e.journalAdd(JournalEntry{Kind: JournalVerify, TokenID: caller.id, By: caller.id})
 		writeJSON(w, http.StatusOK, map[string]any{"user": map[string]any{"id": u.id, "email": u.email, "phone": nil}})
 
 	case RouteGrooList:
@@ -289,7 +289,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 			secret: grooPATPrefix + randomHex(32), user: caller.user, expiresAt: expires, createdAt: now,
 		}
 		e.addToken(t)
-		e.journalAdd(JournalEntry{Kind: JournalMint, TokenID: t.id})
+		e.journalAdd(JournalEntry{Kind: JournalMint, TokenID: t.id, By: caller.id})
 		e.log.Info("groo token created", "id", t.id, "name", t.name, "last_four", t.secret[len(t.secret)-4:])
 		writeJSON(w, http.StatusCreated, map[string]any{"token": t.json().mangled(mangle), "secret": t.secret})
 
@@ -302,7 +302,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 		if !t.revoked {
 			t.revoked = true
 			t.revokedAt = &now
-			e.journalAdd(JournalEntry{Kind: JournalRevoke, TokenID: t.id})
+			e.journalAdd(JournalEntry{Kind: JournalRevoke, TokenID: t.id, By: caller.id})
 			e.checkRevoke(t)
 			e.log.Info("groo token revoked", "id", t.id, "name", t.name)
 		}

@@ -263,11 +263,12 @@ func TestJournal(t *testing.T) {
 		if j.Seq != i+1 {
 			t.Fatalf("seq %d at %d", j.Seq, i)
 		}
-		kinds = append(kinds, j.Kind+":"+j.TokenID+":"+j.Name)
+		kinds = append(kinds, j.Kind+":"+j.TokenID+":"+j.Name+":"+j.By)
 	}
 	want := []string{
-		"seed-token:tok_alice:", "seed-token:tok_bob:", "seed-token:tok_forbid:", "seed-token:tok_old:", "seed-write:tok_old:GROO_PAT",
-		"mint:" + newID + ":", "verify:" + newID + ":", "write:" + newID + ":GROO_PAT", "write::OTHER", "revoke:tok_old:", "delete::OTHER",
+		"seed-token:tok_alice::", "seed-token:tok_bob::", "seed-token:tok_forbid::", "seed-token:tok_old::", "seed-write:tok_old:GROO_PAT:",
+		"mint:" + newID + "::tok_old", "verify:" + newID + "::" + newID, "write:" + newID + ":GROO_PAT:", "write::OTHER:",
+		"revoke:tok_old::" + newID, "delete::OTHER:",
 	}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {
 		t.Fatalf("journal\n%s\nwant\n%s", strings.Join(kinds, " "), strings.Join(want, " "))

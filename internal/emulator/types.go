@@ -388,4 +388,5 @@ type JournalEntry struct {
 	TokenID string    `json:"token_id,omitempty"`
 	Scope   string    `json:"scope,omitempty"`
 	Name    string    `json:"name,omitempty"`
+	By      string    `json:"by,omitempty"` // Groo: the id of the token the request authenticated with
 }

@@ -1,0 +1,216 @@
+package sim
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/groo/pat-action/internal/emulator"
+)
+
+// checkI2: a token that was ever written to the secret (seeded there, or
+// PUT) is revoked only after a newer token of the use case was written and
+// verified. Tokens never written (the unused new token of a failed
+// rotation, a leftover) are I4's and I1's business.
+func checkI2(st emulator.State, journal []emulator.JournalEntry, useCase string) []string {
+	byID := map[string]emulator.TokenState{}
+	for _, t := range st.Tokens {
+		byID[t.ID] = t
+	}
+	mintSeq := map[string]int{}
+	verified := map[string]int{} // first verification
+	type write struct {
+		seq int
+		id  string
+	}
+	var writes []write
+	everWritten := map[string]bool{}
+	for _, j := range journal {
+		switch j.Kind {
+		case emulator.JournalSeedToken:
+			verified[j.TokenID] = j.Seq // a seeded token worked before the schedule began
+		case emulator.JournalMint:
+			mintSeq[j.TokenID] = j.Seq
+		case emulator.JournalVerify:
+			if _, ok := verified[j.TokenID]; !ok {
+				verified[j.TokenID] = j.Seq
+			}
+		case emulator.JournalWrite, emulator.JournalSeedWrite:
+			if j.TokenID != "" {
+				writes = append(writes, write{j.Seq, j.TokenID})
+				everWritten[j.TokenID] = true
+			}
+		}
+	}
+	newer := func(y, x string) bool {
+		ys, yMinted := mintSeq[y]
+		xs, xMinted := mintSeq[x]
+		switch {
+		case yMinted && xMinted:
+			return ys > xs
+		case yMinted != xMinted:
+			return yMinted // minted during the schedule: newer than any seeded token
+		}
+		return byID[y].CreatedAt.After(byID[x].CreatedAt)
+	}
+	var out []string
+	for _, j := range journal {
+		if j.Kind != emulator.JournalRevoke || byID[j.TokenID].Name != useCase || !everWritten[j.TokenID] {
+			continue
+		}
+		x := j.TokenID
+		ok := false
+		for _, w := range writes {
+			if w.seq > j.Seq {
+				break
+			}
+			v, isVerified := verified[w.id]
+			if w.id != x && byID[w.id].Name == useCase && newer(w.id, x) && isVerified && v < j.Seq {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			out = append(out, fmt.Sprintf("I2: token %s, written to the secret, revoked (journal #%d) before any newer token was written and verified", x, j.Seq))
+		}
+	}
+	return out
+}
+
+// checkI4: a failed rotation leaves none of its own tokens live when it
+// returns, unless it says so: its write outcome is unknown, or it names
+// the token it could not revoke.
+func checkI4(runs []*run, live [][]string) []string {
+	var out []string
+	for i, r := range runs {
+		if r == nil || r.err == nil || len(live[i]) == 0 {
+			continue
+		}
+		if r.outcomeUnknown {
+			continue
+		}
+		named := map[string]bool{}
+		for _, id := range strings.Split(r.leftLive, ",") {
+			named[strings.TrimSpace(id)] = true
+		}
+		for _, id := range live[i] {
+			if !named[id] {
+				out = append(out, fmt.Sprintf("I4: actor %d (%s, attempt %s) failed without an unknown write outcome but left its token %s live: %s",
+					i, r.actor.Kind, r.attemptID, id, r.errText()))
+			}
+		}
+	}
+	return out
+}
+
+// checkI5: no token value (whole, or without its prefix) in any actor's
+// log, audit lines, prune plan, recorded events or error, nor in the store's
+// files.
+func checkI5(st emulator.State, runs []*run, files []string) []string {
+	type hay struct{ what, text string }
+	var hays []hay
+	for i, r := range runs {
+		if r == nil {
+			continue
+		}
+		hays = append(hays,
+			hay{fmt.Sprintf("actor %d's log", i), r.logs.String()},
+			hay{fmt.Sprintf("actor %d's audit lines or plan", i), r.out.String()},
+			hay{fmt.Sprintf("actor %d's events", i), r.events.json()},
+			hay{fmt.Sprintf("actor %d's error", i), r.errText()})
+	}
+	for i, f := range files {
+		hays = append(hays, hay{fmt.Sprintf("store file %d", i), f})
+	}
+	var out []string
+	for _, t := range st.Tokens {
+		for _, h := range hays {
+			if strings.Contains(h.text, t.Secret) || strings.Contains(h.text, t.Secret[prefixLen:]) {
+				out = append(out, fmt.Sprintf("I5: the value of token %s is in %s", t.ID, h.what))
+			}
+		}
+	}
+	return out
+}
+
+var tokenIDPattern = regexp.MustCompile(`tok_[0-9a-z]+`)
+
+// causes names, for each I1 violation, who revoked the token and what the
+// schedule held that may explain it: the report's "which faults found what".
+// It is a heuristic over the journal (who revoked, with which credential)
+// and the actors' results, for people; no check depends on it.
+func causes(s Schedule, st emulator.State, journal []emulator.JournalEntry, runs []*run) []string {
+	byID := map[string]emulator.TokenState{}
+	for _, t := range st.Tokens {
+		byID[t.ID] = t
+	}
+	revokedBy := map[string]string{}
+	for _, j := range journal {
+		if j.Kind == emulator.JournalRevoke {
+			revokedBy[j.TokenID] = j.By
+		}
+	}
+	ownerOf := func(id string) *run {
+		t := byID[id]
+		for _, r := range runs {
+			if r != nil && r.attemptID != "" && t.Description != nil && strings.Contains(*t.Description, r.attemptID) {
+				return r
+			}
+		}
+		return nil
+	}
+	var tags []string
+	if s.GrooOffset < -s.Margin {
+		tags = append(tags, "groo-clock-behind")
+	}
+	for _, f := range s.Faults {
+		for _, m := range []string{emulator.MangleOmitCreatedAt, emulator.MangleNullCreatedAt} {
+			if strings.Contains(f.Kind, m+":"+emulator.RouteGrooList) && !slices.Contains(tags, "createdAt-missing") {
+				tags = append(tags, "createdAt-missing")
+			}
+		}
+	}
+	for _, a := range s.Actors {
+		if a.Window != s.Window && a.Kind != ActorPrune && !slices.Contains(tags, "mixed-windows") {
+			tags = append(tags, "mixed-windows")
+		}
+	}
+	var out []string
+	for _, v := range st.Violations {
+		ids := tokenIDPattern.FindAllString(v, -1)
+		if len(ids) == 0 {
+			out = append(out, "unknown")
+			continue
+		}
+		x := ids[len(ids)-1]
+		by := revokedBy[x]
+		owner, revoker := ownerOf(x), ownerOf(by)
+		var cause string
+		switch {
+		case owner != nil && owner.err != nil && (by == x || by == owner.credID):
+			step := "?"
+			if i := strings.Index(owner.errText(), "): "); i >= 0 {
+				step, _, _ = strings.Cut(owner.errText()[i+3:], ":")
+			}
+			cause = fmt.Sprintf("%s revoked its own new token after failing at %s", owner.actor.Kind, step)
+			if step == "write" && strings.Contains(owner.errText(), "GitHub answered") {
+				cause += " with a refusal (the write had landed)"
+			}
+		case slices.ContainsFunc(runs, func(r *run) bool { return r != nil && slices.Contains(r.pruned, x) }):
+			cause = "prune revoked it"
+		case revoker != nil:
+			cause = fmt.Sprintf("%s retired it as old enough", revoker.actor.Kind)
+		default:
+			cause = "revoked by " + by
+		}
+		if strings.Contains(v, "written with revoked") {
+			cause = "late write: " + cause
+		}
+		if len(tags) > 0 && !strings.Contains(cause, "own new token") {
+			cause += " [" + strings.Join(tags, ",") + "]"
+		}
+		out = append(out, cause)
+	}
+	return out
+}
