@@ -10,69 +10,54 @@ import (
 )
 
 // checkI2: a token that was ever written to the secret (seeded there, or
-// PUT) is revoked only after a newer token of the use case was written and
-// verified. Tokens never written (the unused new token of a failed
-// rotation, a leftover) are I4's and I1's business.
+// PUT) is revoked only after it was replaced: after its last write before
+// the revoke, the secret was written with another token of the use case,
+// one verified (GET /v1/auth/me answered for it) before the revoke.
+// "Newer" is read as "its successor in the secret", not "minted later": a
+// rotation may rightly retire a token minted after its own once every write
+// of it has ended (DESIGN.md, safe to revoke), and the secret then holds the
+// older one. Tokens never written (the unused new token of a failed
+// rotation, a leftover) are I4's and I1's business; a write of a token after
+// its revoke is I1's.
 func checkI2(st emulator.State, journal []emulator.JournalEntry, useCase string) []string {
-	byID := map[string]emulator.TokenState{}
+	name := map[string]string{}
 	for _, t := range st.Tokens {
-		byID[t.ID] = t
+		name[t.ID] = t.Name
 	}
-	mintSeq := map[string]int{}
-	verified := map[string]int{} // first verification
-	type write struct {
-		seq int
-		id  string
-	}
-	var writes []write
-	everWritten := map[string]bool{}
+	verified := map[string]int{} // first verification; seeded tokens worked before the schedule
+	lastWrite := map[string]int{}
+	var writes []emulator.JournalEntry
+	var out []string
 	for _, j := range journal {
 		switch j.Kind {
 		case emulator.JournalSeedToken:
-			verified[j.TokenID] = j.Seq // a seeded token worked before the schedule began
-		case emulator.JournalMint:
-			mintSeq[j.TokenID] = j.Seq
+			verified[j.TokenID] = j.Seq
 		case emulator.JournalVerify:
 			if _, ok := verified[j.TokenID]; !ok {
 				verified[j.TokenID] = j.Seq
 			}
 		case emulator.JournalWrite, emulator.JournalSeedWrite:
 			if j.TokenID != "" {
-				writes = append(writes, write{j.Seq, j.TokenID})
-				everWritten[j.TokenID] = true
+				writes = append(writes, j)
+				lastWrite[j.TokenID] = j.Seq
 			}
-		}
-	}
-	newer := func(y, x string) bool {
-		ys, yMinted := mintSeq[y]
-		xs, xMinted := mintSeq[x]
-		switch {
-		case yMinted && xMinted:
-			return ys > xs
-		case yMinted != xMinted:
-			return yMinted // minted during the schedule: newer than any seeded token
-		}
-		return byID[y].CreatedAt.After(byID[x].CreatedAt)
-	}
-	var out []string
-	for _, j := range journal {
-		if j.Kind != emulator.JournalRevoke || byID[j.TokenID].Name != useCase || !everWritten[j.TokenID] {
-			continue
-		}
-		x := j.TokenID
-		ok := false
-		for _, w := range writes {
-			if w.seq > j.Seq {
-				break
+		case emulator.JournalRevoke:
+			x := j.TokenID
+			lw, written := lastWrite[x]
+			if !written || name[x] != useCase {
+				continue
 			}
-			v, isVerified := verified[w.id]
-			if w.id != x && byID[w.id].Name == useCase && newer(w.id, x) && isVerified && v < j.Seq {
-				ok = true
-				break
+			replaced := false
+			for _, w := range writes {
+				if v, ok := verified[w.TokenID]; ok && w.Seq > lw && w.TokenID != x && name[w.TokenID] == useCase && v < j.Seq {
+					replaced = true
+					break
+				}
 			}
-		}
-		if !ok {
-			out = append(out, fmt.Sprintf("I2: token %s, written to the secret, revoked (journal #%d) before any newer token was written and verified", x, j.Seq))
+			if !replaced {
+				out = append(out, fmt.Sprintf("I2: token %s, last written to the secret at journal #%d, revoked at #%d before another verified token replaced it there",
+					x, lw, j.Seq))
+			}
 		}
 	}
 	return out

@@ -56,8 +56,8 @@ type Schedule struct {
 	Faults     []FaultSpec
 }
 
-// Faults counts the schedule's faults: each FaultSpec, and a Groo clock
-// offset beyond the margin.
+// FaultCount counts the schedule's faults: each FaultSpec, and a Groo clock
+// offset (any, within the margin too).
 func (s Schedule) FaultCount() int {
 	n := len(s.Faults)
 	if s.GrooOffset != 0 {
@@ -209,14 +209,18 @@ func Generate(seed uint64) Schedule {
 		s.Actors = append(s.Actors, Actor{Kind: k, Start: start, Window: aw})
 	}
 
-	// Faults: one to three per rotating actor.
+	// Faults: one to three per rotating actor; one schedule in five is calm.
 	rotating := 0
 	for _, a := range s.Actors {
 		if a.Kind != ActorPrune {
 			rotating++
 		}
 	}
-	for range rotating + r.IntN(2*rotating+1) {
+	nf := rotating + r.IntN(2*rotating+1)
+	if r.IntN(5) == 0 {
+		nf = r.IntN(2) // calm: concurrency and the clocks alone, or one fault
+	}
+	for range nf {
 		s.Faults = append(s.Faults, genFault(r, w))
 	}
 	return s
@@ -237,12 +241,18 @@ func pickRoute(r *rand.Rand) (string, bool) {
 	panic("unreachable")
 }
 
-func pickStatus(r *rand.Rand, groo bool) (status, retryAfter int) {
+func pickStatus(r *rand.Rand, route string, groo bool) (status, retryAfter int) {
 	list := ghStatuses
 	if groo {
 		list = grooStatuses
 	}
 	status = list[r.IntN(len(list))]
+	if route == emulator.RouteGrooRevoke && status == 404 {
+		// A 404 on a revoke means "already gone" (DESIGN.md): answered without
+		// acting, and faults answer without acting, it is a lie the protocol
+		// may believe.
+		status = 500
+	}
 	if status == 429 && !groo && r.IntN(2) == 0 {
 		retryAfter = 1
 	}
@@ -254,7 +264,7 @@ func genFault(r *rand.Rand, w time.Duration) FaultSpec {
 	skip := r.IntN(3)
 	switch p := r.IntN(100); {
 	case p < 35: // the answer is lost after the server acted, then any answer
-		status, ra := pickStatus(r, groo)
+		status, ra := pickStatus(r, route, groo)
 		then := emulator.Fault{Route: route, Status: status, RetryAfter: ra, Count: 1 + r.IntN(2), Skip: skip + 1}
 		kind := fmt.Sprintf("drop-then-%d:%s", status, route)
 		if r.IntN(4) == 0 {
@@ -267,7 +277,7 @@ func genFault(r *rand.Rand, w time.Duration) FaultSpec {
 	case p < 65:
 		return FaultSpec{Kind: "latency:" + route, Faults: []emulator.Fault{{Route: route, Latency: scaled(r, w), Count: 1 + r.IntN(2), Skip: skip}}}
 	case p < 80:
-		status, ra := pickStatus(r, groo)
+		status, ra := pickStatus(r, route, groo)
 		return FaultSpec{Kind: fmt.Sprintf("status-%d:%s", status, route),
 			Faults: []emulator.Fault{{Route: route, Status: status, RetryAfter: ra, Count: 1 + r.IntN(2), Skip: skip}}}
 	default: // damaged Groo answers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -19,10 +20,10 @@ import (
 )
 
 var (
-	flagSeeds    = flag.Int("sim.seeds", 1000, "number of schedules (seeds sim.base .. sim.base+sim.seeds-1)")
+	flagSeeds    = flag.Int("sim.seeds", 3000, "number of schedules (seeds sim.base .. sim.base+sim.seeds-1); -short: 300 unless set")
 	flagBase     = flag.Uint64("sim.base", 1, "first seed")
 	flagSeed     = flag.String("sim.seed", "", "replay this one seed, printing its schedule and what each actor did")
-	flagParallel = flag.Int("sim.parallel", 0, "schedules run at once (default 12 per CPU: they mostly wait)")
+	flagParallel = flag.Int("sim.parallel", 0, "schedules run at once (default 32 per CPU: they mostly wait)")
 	flagConform  = flag.Bool("sim.conform", true, "check every GitHub request against GitHub's OpenAPI description")
 )
 
@@ -35,11 +36,21 @@ func seeds(tb testing.TB) []uint64 {
 		}
 		return []uint64{s}
 	}
-	out := make([]uint64, *flagSeeds)
+	n := *flagSeeds
+	if testing.Short() && !flagSet("sim.seeds") {
+		n = 300
+	}
+	out := make([]uint64, n)
 	for i := range out {
 		out[i] = *flagBase + uint64(i)
 	}
 	return out
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func replayCommand(seed uint64) string {
@@ -51,7 +62,7 @@ func replayCommand(seed uint64) string {
 func simulate(tb testing.TB, list []uint64, transport http.RoundTripper, report func(outcome)) {
 	par := *flagParallel
 	if par <= 0 {
-		par = 12 * runtime.GOMAXPROCS(0)
+		par = 32 * runtime.GOMAXPROCS(0)
 	}
 	dir := tb.TempDir()
 	jobs := make(chan uint64)
@@ -86,9 +97,15 @@ func newTransport(t *testing.T) http.RoundTripper {
 // summary gathers the outcomes of a simulation.
 type summary struct {
 	schedules, faults, i1 int
-	failed                []outcome
-	byInvariant           map[string][]uint64 // seeds
-	byCause               map[string][]uint64 // I1 violations' causes -> seeds
+	// What the actors did: rotations that succeeded, failed (outcome
+	// unknown among them), daemons that found the lease held, prunes and
+	// the tokens they revoked.
+	rotOK, rotFailed, rotUnknown, skipped, prunes, pruned int
+	failed                                                []outcome
+	byInvariant                                           map[string][]uint64 // seeds
+	byCause                                               map[string][]uint64 // I1 violations' causes -> seeds
+	byFamily                                              map[string][]uint64 // other problems, their ids and numbers blanked -> seeds
+	byCombo                                               map[string]int      // "I1+I2" -> schedules
 	// kindsBy counts, per invariant broken, the fault kinds (without their
 	// route) of the schedules that broke it.
 	kindsBy map[string]map[string]int
@@ -96,7 +113,8 @@ type summary struct {
 }
 
 func newSummary() *summary {
-	return &summary{byInvariant: map[string][]uint64{}, byCause: map[string][]uint64{}, kindsBy: map[string]map[string]int{}}
+	return &summary{byInvariant: map[string][]uint64{}, byCause: map[string][]uint64{}, byFamily: map[string][]uint64{},
+		byCombo: map[string]int{}, kindsBy: map[string]map[string]int{}}
 }
 
 func (s *summary) add(o outcome) {
@@ -104,10 +122,37 @@ func (s *summary) add(o outcome) {
 	s.faults += o.sched.FaultCount()
 	s.i1 += o.i1
 	s.slowest = max(s.slowest, o.elapsed)
+	for _, r := range o.runs {
+		switch {
+		case r == nil:
+		case r.actor.Kind == ActorPrune:
+			s.prunes++
+			s.pruned += len(r.pruned)
+		case r.skipped:
+			s.skipped++
+		case r.err == nil:
+			s.rotOK++
+		default:
+			s.rotFailed++
+			if r.outcomeUnknown {
+				s.rotUnknown++
+			}
+		}
+	}
 	if len(o.problems) == 0 {
 		return
 	}
 	s.failed = append(s.failed, o)
+	s.byCombo[strings.Join(o.invariants(), "+")]++
+	for _, p := range o.problems {
+		if strings.HasPrefix(p, "I1:") {
+			continue
+		}
+		f := problemFamily(p)
+		if l := s.byFamily[f]; len(l) == 0 || l[len(l)-1] != o.sched.Seed {
+			s.byFamily[f] = append(l, o.sched.Seed)
+		}
+	}
 	for _, c := range o.causes {
 		if l := s.byCause[c]; len(l) == 0 || l[len(l)-1] != o.sched.Seed {
 			s.byCause[c] = append(l, o.sched.Seed)
@@ -150,8 +195,33 @@ func faultFamily(k string) string {
 	return kind + ":" + route
 }
 
+var (
+	idsPattern  = regexp.MustCompile(`(tok|rot)_[0-9a-z]+`)
+	hostPattern = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	numPattern  = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(ns|µs|ms|s|m|h)?\b`)
+)
+
+// problemFamily blanks a problem's ids, ports and numbers, so that problems
+// of one kind count together; long ones are cut.
+func problemFamily(p string) string {
+	p = idsPattern.ReplaceAllString(p, "${1}_*")
+	p = hostPattern.ReplaceAllString(p, "HOST")
+	p = numPattern.ReplaceAllString(p, "N")
+	p = strings.ReplaceAll(p, "\n", " ")
+	p = strings.ReplaceAll(p, "rotate "+simTarget.String()+" ("+simTarget.UseCase()+"): ", "")
+	if len(p) > 400 {
+		p = p[:400] + "..."
+	}
+	return p
+}
+
 func (s *summary) line() string {
 	return fmt.Sprintf("sim: %d schedules, %d faults, %d I1 violations", s.schedules, s.faults, s.i1)
+}
+
+func (s *summary) actors() string {
+	return fmt.Sprintf("rotations: %d succeeded, %d failed (%d with the write outcome unknown), %d skipped (lease held); %d prunes revoked %d tokens",
+		s.rotOK, s.rotFailed, s.rotUnknown, s.skipped, s.prunes, s.pruned)
 }
 
 func (s *summary) details() string {
@@ -199,6 +269,26 @@ func (s *summary) details() string {
 		slices.Sort(seeds)
 		fmt.Fprintf(&b, "I1 cause %q: %d schedule(s), seeds %v\n", c, len(seeds), seeds[:min(len(seeds), 8)])
 	}
+	fams := make([]string, 0, len(s.byFamily))
+	for f := range s.byFamily {
+		fams = append(fams, f)
+	}
+	sort.Slice(fams, func(i, j int) bool { return len(s.byFamily[fams[i]]) > len(s.byFamily[fams[j]]) })
+	for _, f := range fams {
+		seeds := s.byFamily[f]
+		slices.Sort(seeds)
+		fmt.Fprintf(&b, "%d schedule(s), seeds %v: %s\n", len(seeds), seeds[:min(len(seeds), 8)], f)
+	}
+	combos := make([]string, 0, len(s.byCombo))
+	for c := range s.byCombo {
+		combos = append(combos, c)
+	}
+	sort.Strings(combos)
+	b.WriteString("invariants broken together:")
+	for _, c := range combos {
+		fmt.Fprintf(&b, " %s=%d", c, s.byCombo[c])
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 
@@ -253,6 +343,7 @@ func TestSimulation(t *testing.T) {
 		}
 	})
 	t.Log(sum.line())
+	t.Log(sum.actors())
 	t.Logf("slowest schedule: %s", sum.slowest.Round(time.Millisecond))
 	if len(sum.failed) > 0 {
 		if len(sum.failed) > maxShown {
