@@ -16,6 +16,11 @@
 // gh.org, gh.public-key, gh.secret.get, gh.secret.put, gh.secret.delete,
 // gh.secret.list, gh.secret.repos, gh.installation, gh.app.token); faults,
 // hit counts and WaitHit use these names.
+//
+// For simulations (internal/sim) it also runs Groo's clock offset from
+// GitHub's (SetGrooClockOffset), takes ordered sequences of faults on one
+// route (Fault.Skip), damages Groo's token answers (Fault.Mangle), and keeps
+// a journal of every change it made, by token id (Journal).
 package emulator
 
 import (

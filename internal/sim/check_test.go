@@ -146,8 +146,11 @@ func causes(s Schedule, st emulator.State, journal []emulator.JournalEntry, runs
 		return nil
 	}
 	var tags []string
-	if s.GrooOffset < -s.Margin {
+	switch {
+	case s.GrooOffset < -s.Margin:
 		tags = append(tags, "groo-clock-behind")
+	case s.GrooOffset > s.Margin:
+		tags = append(tags, "groo-clock-ahead")
 	}
 	for _, f := range s.Faults {
 		for _, m := range []string{emulator.MangleOmitCreatedAt, emulator.MangleNullCreatedAt} {

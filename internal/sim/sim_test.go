@@ -20,10 +20,10 @@ import (
 )
 
 var (
-	flagSeeds    = flag.Int("sim.seeds", 3000, "number of schedules (seeds sim.base .. sim.base+sim.seeds-1); -short: 300 unless set")
+	flagSeeds    = flag.Int("sim.seeds", 3000, "number of schedules (seeds sim.base .. sim.base+sim.seeds-1); -short and -race: 300 unless set")
 	flagBase     = flag.Uint64("sim.base", 1, "first seed")
 	flagSeed     = flag.String("sim.seed", "", "replay this one seed, printing its schedule and what each actor did")
-	flagParallel = flag.Int("sim.parallel", 0, "schedules run at once (default 32 per CPU: they mostly wait)")
+	flagParallel = flag.Int("sim.parallel", 0, "schedules run at once (default 32 per CPU, as they mostly wait; 3 under -race)")
 	flagConform  = flag.Bool("sim.conform", true, "check every GitHub request against GitHub's OpenAPI description")
 )
 
@@ -37,7 +37,7 @@ func seeds(tb testing.TB) []uint64 {
 		return []uint64{s}
 	}
 	n := *flagSeeds
-	if testing.Short() && !flagSet("sim.seeds") {
+	if (testing.Short() || raceEnabled) && !flagSet("sim.seeds") {
 		n = 300
 	}
 	out := make([]uint64, n)
@@ -63,6 +63,9 @@ func simulate(tb testing.TB, list []uint64, transport http.RoundTripper, report 
 	par := *flagParallel
 	if par <= 0 {
 		par = 32 * runtime.GOMAXPROCS(0)
+		if raceEnabled {
+			par = 3 * runtime.GOMAXPROCS(0)
+		}
 	}
 	dir := tb.TempDir()
 	jobs := make(chan uint64)
