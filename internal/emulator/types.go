@@ -370,7 +370,7 @@ const (
 	JournalSeedToken = "seed-token" // a token seeded (TokenID)
 	JournalSeedWrite = "seed-write" // a secret seeded (Scope, Name, TokenID of its value)
 	JournalMint      = "mint"       // POST /v1/account/tokens created TokenID
-	JournalVerify    = "verify"     // GET /v1/auth/me answered 200 for TokenID
+	JournalVerify    = "verify"     // GET /v1/auth/me answered 200 for TokenID (the first time)
 	JournalRevoke    = "revoke"     // TokenID was revoked (the first time)
 	JournalWrite     = "write"      // a PUT wrote the secret Scope Name with TokenID's value
 	JournalDelete    = "delete"     // the secret Scope Name was deleted
