@@ -182,8 +182,11 @@ func causes(s Schedule, st emulator.State, journal []emulator.JournalEntry, runs
 				step, _, _ = strings.Cut(owner.errText()[i+3:], ":")
 			}
 			cause = fmt.Sprintf("%s revoked its own new token after failing at %s", owner.actor.Kind, step)
-			if step == "write" && strings.Contains(owner.errText(), "GitHub answered") {
+			switch {
+			case step == "write" && strings.Contains(owner.errText(), "GitHub answered"):
 				cause += " with a refusal (the write had landed)"
+			case step == "write" && strings.Contains(owner.errText(), "not sent"):
+				cause += " with a 'not sent' refusal (an earlier attempt had landed)"
 			}
 		case slices.ContainsFunc(runs, func(r *run) bool { return r != nil && slices.Contains(r.pruned, x) }):
 			cause = "prune revoked it"
