@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 )
 
 // serveAdmin serves the test-oracle API under /_emulator/. It carries
@@ -41,10 +44,31 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, sub string
 			if x.Count > 0 {
 				x.Count = f.left
 			}
+			x.Skip = f.skip
 			out = append(out, x)
 		}
 		e.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
+	case sub == "clock" && r.Method == http.MethodPost:
+		var body struct {
+			GrooOffset json.RawMessage `json:"groo_offset"`
+		}
+		if err := decodeJSON(r, &body); err != nil {
+			bad(err)
+			return
+		}
+		d, err := parseDurationJSON(body.GrooOffset)
+		if err != nil {
+			bad(fmt.Errorf("groo_offset: %w", err))
+			return
+		}
+		e.SetGrooClockOffset(d)
+		w.WriteHeader(http.StatusNoContent)
+	case sub == "clock" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, map[string]string{"now": e.now().Format(time.RFC3339Nano),
+			"groo_now": e.grooNow().Format(time.RFC3339Nano), "groo_offset": e.GrooClockOffset().String()})
+	case sub == "journal" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, e.Journal())
 	case sub == "ratelimits" && r.Method == http.MethodPost:
 		var rl RateLimits
 		if err := decodeJSON(r, &rl); err != nil {
@@ -77,6 +101,6 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, sub string
 		id, _ := e.PublicKey(body.Scope)
 		writeJSON(w, http.StatusOK, map[string]string{"scope": body.Scope, "key_id": id})
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown admin route: use GET state, POST seed, POST faults, POST ratelimits, POST rotate-key"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown admin route: use GET state, GET journal, POST seed, POST faults, POST ratelimits, POST clock, POST rotate-key"})
 	}
 }

@@ -16,6 +16,11 @@
 // gh.org, gh.public-key, gh.secret.get, gh.secret.put, gh.secret.delete,
 // gh.secret.list, gh.secret.repos, gh.installation, gh.app.token); faults,
 // hit counts and WaitHit use these names.
+//
+// For simulations (internal/sim) it also runs Groo's clock offset from
+// GitHub's (SetGrooClockOffset), takes ordered sequences of faults on one
+// route (Fault.Skip), damages Groo's token answers (Fault.Mangle), and keeps
+// a journal of every change it made, by token id (Journal).
 package emulator
 
 import (
@@ -33,6 +38,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/nacl/box"
@@ -66,6 +72,12 @@ type Option func(*Emulator)
 // windows). Latency faults always sleep in real time.
 func WithClock(now func() time.Time) Option { return func(e *Emulator) { e.clock = now } }
 
+// WithGrooClockOffset runs Groo's clock d ahead of the emulator's (behind
+// when negative); see SetGrooClockOffset.
+func WithGrooClockOffset(d time.Duration) Option {
+	return func(e *Emulator) { e.grooOffset.Store(int64(d)) }
+}
+
 // WithLogger sets the logger. Token values never reach it.
 func WithLogger(l *slog.Logger) Option { return func(e *Emulator) { e.log = l } }
 
@@ -84,9 +96,10 @@ func WithRequestHook(hook func(r *http.Request, body []byte)) Option {
 
 // Emulator holds the state of both emulated services. Create it with New.
 type Emulator struct {
-	clock func() time.Time
-	log   *slog.Logger
-	hook  func(*http.Request, []byte)
+	clock      func() time.Time
+	grooOffset atomic.Int64 // Groo's clock minus the emulator's, in nanoseconds
+	log        *slog.Logger
+	hook       func(*http.Request, []byte)
 
 	mu sync.Mutex
 
@@ -115,11 +128,13 @@ type Emulator struct {
 	violations []string
 	hits       map[string]int
 	waiters    map[string][]chan struct{}
+	journal    []JournalEntry
 }
 
 type faultState struct {
 	Fault
 	left int // remaining hits when Count > 0
+	skip int // matching requests still to let pass
 }
 
 // New returns an empty emulator. Seed it with Seed.
@@ -151,13 +166,43 @@ func New(opts ...Option) *Emulator {
 
 func (e *Emulator) now() time.Time { return e.clock().UTC() }
 
+// grooNow is Groo's clock: the emulator's plus the Groo clock offset.
+func (e *Emulator) grooNow() time.Time { return e.now().Add(e.GrooClockOffset()) }
+
+// SetGrooClockOffset runs Groo's clock d ahead of the emulator's clock
+// (behind when d is negative), from now on: tokens' createdAt, expiresAt
+// checks, lastUsed, revokedAt and the Date header of Groo's answers. GitHub's
+// side (secrets' created_at and updated_at, rate-limit windows, its Date
+// header) keeps the emulator's clock. It models two services whose clocks
+// disagree; a client must compare Groo's times with Groo's times. The I1
+// monitor judges "revoked" by the revoke itself, not by any clock.
+func (e *Emulator) SetGrooClockOffset(d time.Duration) { e.grooOffset.Store(int64(d)) }
+
+// GrooClockOffset is Groo's clock minus the emulator's.
+func (e *Emulator) GrooClockOffset() time.Duration { return time.Duration(e.grooOffset.Load()) }
+
+// journalAdd appends to the journal. Callers hold e.mu.
+func (e *Emulator) journalAdd(j JournalEntry) {
+	j.Seq = len(e.journal) + 1
+	j.Time = e.now()
+	e.journal = append(e.journal, j)
+}
+
+// Journal returns every state change the emulator made so far, in order
+// (see JournalEntry).
+func (e *Emulator) Journal() []JournalEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]JournalEntry(nil), e.journal...)
+}
+
 // SetFaults replaces the fault list.
 func (e *Emulator) SetFaults(f []Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults = nil
 	for _, x := range f {
-		e.faults = append(e.faults, &faultState{Fault: x, left: x.Count})
+		e.faults = append(e.faults, &faultState{Fault: x, left: x.Count, skip: x.Skip})
 	}
 }
 
@@ -289,6 +334,7 @@ func (e *Emulator) State() State {
 	defer e.mu.Unlock()
 	st := State{
 		Now:               e.now(),
+		GrooNow:           e.grooNow(),
 		Tokens:            []TokenState{},
 		Secrets:           []SecretState{},
 		Violations:        append([]string{}, e.violations...),
@@ -390,13 +436,18 @@ func bufferBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 // takeFaults consumes the faults matching one request and merges them:
-// latencies add up, the first status wins, any drop drops.
+// latencies add up, the first status wins, any drop drops, mangles combine.
+// A fault still skipping lets the request pass and counts it.
 func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kept := e.faults[:0]
 	for _, fs := range e.faults {
 		match := (fs.Route == RouteAll || fs.Route == route) && (fs.Scope == "" || fs.Scope == scope)
+		if match && fs.skip > 0 {
+			fs.skip--
+			match = false
+		}
 		if match {
 			matched = true
 			f.Latency += fs.Latency
@@ -404,6 +455,12 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 				f.Status, f.RetryAfter = fs.Status, fs.RetryAfter
 			}
 			f.Drop = f.Drop || fs.Drop
+			if fs.Mangle != "" {
+				if f.Mangle != "" {
+					f.Mangle += ","
+				}
+				f.Mangle += fs.Mangle
+			}
 			if fs.Count > 0 {
 				fs.left--
 				if fs.left <= 0 {
@@ -420,7 +477,9 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 	return f, matched
 }
 
-// sleep waits d or until ctx ends; it reports whether the full time passed.
+// sleep waits d or until ctx ends; it reports whether the full time passed
+// with ctx still alive (a client that went away at the very end of the
+// latency gets nothing done either).
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
@@ -429,7 +488,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return ctx.Err() == nil
 	case <-ctx.Done():
 		return false
 	}

@@ -257,6 +257,8 @@ func ghToken(r *http.Request) string {
 }
 
 func (e *Emulator) serveGitHub(w http.ResponseWriter, r *http.Request, path, prefix string) {
+	// GitHub's answers carry the emulator's clock, whatever Groo's says.
+	w.Header().Set("Date", e.now().Format(http.TimeFormat))
 	e.mu.Lock()
 	q := e.parseGitHub(r.Method, path)
 	e.mu.Unlock()
@@ -516,6 +518,7 @@ func (e *Emulator) handleGitHub(w http.ResponseWriter, r *http.Request, q ghReq,
 				return
 			}
 			delete(e.secrets[scope], name)
+			e.journalAdd(JournalEntry{Kind: JournalDelete, Scope: scope, Name: name})
 			e.log.Info("github secret deleted", "scope", scope, "name", name)
 			w.WriteHeader(http.StatusNoContent)
 		default:
@@ -780,6 +783,7 @@ func (e *Emulator) putSecret(w http.ResponseWriter, q ghReq, scope string, body 
 	}
 	value := string(plain)
 	e.checkWrite(scope, name, value)
+	e.journalAdd(JournalEntry{Kind: JournalWrite, TokenID: e.tokenIDOf(value), Scope: scope, Name: name})
 	if existing != nil {
 		existing.value, existing.updated, existing.keyID = value, now, kp.id
 		existing.visibility, existing.selected = visibility, selected
@@ -871,6 +875,15 @@ func (e *Emulator) secretRepos(w http.ResponseWriter, r *http.Request, q ghReq, 
 	}
 	s.selected = kept
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// tokenIDOf names the Groo token whose secret is value, "" if none.
+// Callers hold e.mu.
+func (e *Emulator) tokenIDOf(value string) string {
+	if t, ok := e.tokenBySec[value]; ok {
+		return t.id
+	}
+	return ""
 }
 
 // ceilSeconds rounds a wait up to whole seconds, at least 1.

@@ -26,6 +26,7 @@ type grooToken struct {
 	revoked     bool
 	revokedAt   *time.Time
 	forbidden   bool
+	verified    bool // journaled its first GET /v1/auth/me
 }
 
 const (
@@ -70,6 +71,48 @@ func (t *grooToken) json() grooTokenJSON {
 	}
 }
 
+// parseMangles splits a merged Fault.Mangle.
+func parseMangles(s string) map[string]bool {
+	if s == "" {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			m[v] = true
+		}
+	}
+	return m
+}
+
+// mangled is the token's answer as a Mangle fault damages it (Fault.Mangle);
+// without one, the token as is.
+func (j grooTokenJSON) mangled(m map[string]bool) any {
+	if !m[MangleOmitCreatedAt] && !m[MangleNullCreatedAt] && !m[MangleBadCreatedAt] && !m[MangleOmitExpiresAt] {
+		return j
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		panic(fmt.Sprintf("emulator: encode token: %v", err)) // plain strings and times
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("emulator: decode token: %v", err))
+	}
+	switch {
+	case m[MangleOmitCreatedAt]:
+		delete(out, "createdAt")
+	case m[MangleNullCreatedAt]:
+		out["createdAt"] = nil
+	case m[MangleBadCreatedAt]:
+		out["createdAt"] = "yesterday"
+	}
+	if m[MangleOmitExpiresAt] {
+		delete(out, "expiresAt")
+	}
+	return out
+}
+
 func (t *grooToken) live(now time.Time) bool {
 	return !t.revoked && (t.expiresAt == nil || now.Before(*t.expiresAt))
 }
@@ -98,6 +141,8 @@ func grooRoute(method, path string) (route, tokenID string) {
 
 func (e *Emulator) serveGroo(w http.ResponseWriter, r *http.Request, path string) {
 	route, tokenID := grooRoute(r.Method, path)
+	// Groo's answers carry Groo's clock, which may run offset from GitHub's.
+	w.Header().Set("Date", e.grooNow().Format(http.TimeFormat))
 	e.recordHit(route)
 	e.log.Debug("groo request", "method", r.Method, "route", route)
 	f, _ := e.takeFaults(route, "")
@@ -108,7 +153,7 @@ func (e *Emulator) serveGroo(w http.ResponseWriter, r *http.Request, path string
 		e.grooFault(w, f)
 		return
 	}
-	handle := func(w http.ResponseWriter) { e.handleGroo(w, r, route, tokenID) }
+	handle := func(w http.ResponseWriter) { e.handleGroo(w, r, route, tokenID, parseMangles(f.Mangle)) }
 	if f.Drop {
 		drop(w, r, handle)
 		return
@@ -151,7 +196,7 @@ func grooCredential(r *http.Request) string {
 	return ""
 }
 
-func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tokenID string) {
+func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tokenID string, mangle map[string]bool) {
 	if route == RouteGrooUnknown {
 		grooError(w, http.StatusNotFound, "not_found", "no such route")
 		return
@@ -177,7 +222,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.now()
+	now := e.grooNow()
 	cred := grooCredential(r)
 	caller, ok := e.tokenBySec[cred]
 	if cred == "" || !ok || !caller.live(now) {
@@ -193,13 +238,17 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 	switch route {
 	case RouteGrooMe:
 		u := e.users[caller.user]
+		if !caller.verified { // the first one only: the journal stays small
+			caller.verified = true
+			e.journalAdd(JournalEntry{Kind: JournalVerify, TokenID: caller.id, By: caller.id})
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"user": map[string]any{"id": u.id, "email": u.email, "phone": nil}})
 
 	case RouteGrooList:
-		list := []grooTokenJSON{}
+		list := []any{}
 		for _, t := range e.tokens {
 			if t.user == caller.user {
-				list = append(list, t.json())
+				list = append(list, t.json().mangled(mangle))
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
@@ -234,6 +283,9 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 				return
 			}
 			t = t.UTC()
+			if mangle[MangleShortExpiresAt] {
+				t = now.Add(t.Sub(now) / 2)
+			}
 			expires = &t
 		}
 		t := &grooToken{
@@ -241,8 +293,9 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 			secret: grooPATPrefix + randomHex(32), user: caller.user, expiresAt: expires, createdAt: now,
 		}
 		e.addToken(t)
+		e.journalAdd(JournalEntry{Kind: JournalMint, TokenID: t.id, By: caller.id})
 		e.log.Info("groo token created", "id", t.id, "name", t.name, "last_four", t.secret[len(t.secret)-4:])
-		writeJSON(w, http.StatusCreated, map[string]any{"token": t.json(), "secret": t.secret})
+		writeJSON(w, http.StatusCreated, map[string]any{"token": t.json().mangled(mangle), "secret": t.secret})
 
 	case RouteGrooRevoke:
 		t, ok := e.tokenByID[tokenID]
@@ -253,6 +306,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 		if !t.revoked {
 			t.revoked = true
 			t.revokedAt = &now
+			e.journalAdd(JournalEntry{Kind: JournalRevoke, TokenID: t.id, By: caller.id})
 			e.checkRevoke(t)
 			e.log.Info("groo token revoked", "id", t.id, "name", t.name)
 		}

@@ -54,7 +54,7 @@ func (e *Emulator) Seed(s Seed) error {
 		if _, ok := e.users[user]; !ok {
 			return fmt.Errorf("seed: groo token %s names unknown user %s; seed it under groo.users", id, user)
 		}
-		created := now
+		created := now.Add(e.GrooClockOffset()) // Groo's clock
 		if st.CreatedAt != nil {
 			created = st.CreatedAt.UTC()
 		}
@@ -64,6 +64,7 @@ func (e *Emulator) Seed(s Seed) error {
 			t.revokedAt = &created
 		}
 		e.addToken(t)
+		e.journalAdd(JournalEntry{Kind: JournalSeedToken, TokenID: t.id})
 	}
 
 	gh := s.GitHub
@@ -145,8 +146,13 @@ func (e *Emulator) Seed(s Seed) error {
 		if e.secrets[ref.key] == nil {
 			e.secrets[ref.key] = map[string]*ghSecret{}
 		}
+		updated := now
+		if sec.UpdatedAt != nil {
+			updated = sec.UpdatedAt.UTC()
+		}
 		e.secrets[ref.key][name] = &ghSecret{name: name, value: sec.Value, visibility: visibility, selected: selected,
-			created: now, updated: now, keyID: e.keyFor(ref.key).id}
+			created: updated, updated: updated, keyID: e.keyFor(ref.key).id}
+		e.journalAdd(JournalEntry{Kind: JournalSeedWrite, TokenID: e.tokenIDOf(sec.Value), Scope: ref.key, Name: name})
 	}
 	return nil
 }

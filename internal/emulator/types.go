@@ -71,12 +71,19 @@ type SeedSecret struct {
 	Value                 string  `json:"value"`
 	Visibility            string  `json:"visibility,omitempty"` // organization scopes; default private
 	SelectedRepositoryIDs []int64 `json:"selected_repository_ids,omitempty"`
+	// UpdatedAt is when the secret was last written (also its created_at),
+	// on the emulator's (GitHub's) clock; default now. A test sets it so
+	// that the seeded secret looks written by a rotation of its token.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
 // State is a snapshot of everything the emulator holds, secrets included
 // (it is a test oracle; see the package documentation).
 type State struct {
-	Now               time.Time      `json:"now"`
+	Now time.Time `json:"now"` // the emulator's clock, GitHub's side
+	// GrooNow is Groo's clock: Now plus the Groo clock offset
+	// (SetGrooClockOffset). Tokens' times are on it.
+	GrooNow           time.Time      `json:"groo_now"`
 	Tokens            []TokenState   `json:"tokens"`
 	Secrets           []SecretState  `json:"secrets"`
 	Violations        []string       `json:"violations"`
@@ -84,7 +91,8 @@ type State struct {
 	RateLimitBreaches int            `json:"rate_limit_breaches"`
 }
 
-// TokenState is a Groo token with its secret.
+// TokenState is a Groo token with its secret. Its times are on Groo's
+// clock (State.GrooNow).
 type TokenState struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`
@@ -138,11 +146,15 @@ func (s State) TokenBySecret(value string) (TokenState, bool) {
 }
 
 // LiveTokens lists the tokens named name that are neither revoked nor expired
-// at the snapshot's time.
+// at the snapshot's time (on Groo's clock).
 func (s State) LiveTokens(name string) []TokenState {
+	now := s.GrooNow
+	if now.IsZero() {
+		now = s.Now
+	}
 	var out []TokenState
 	for _, t := range s.Tokens {
-		if t.Name == name && t.Live(s.Now) {
+		if t.Name == name && t.Live(now) {
 			out = append(out, t)
 		}
 	}
@@ -150,6 +162,19 @@ func (s State) LiveTokens(name string) []TokenState {
 }
 
 // Fault makes the emulator misbehave on chosen routes.
+//
+// Every fault matching a request (route, scope) applies to it, merged:
+// latencies add up, the first status wins, any drop drops, mangles combine.
+// A fault with Skip > 0 lets that many matching requests pass untouched
+// first, so an ordered sequence on one route is a list of faults with
+// growing Skip: {Drop, Count: 1}, {Status: 403, Count: 1, Skip: 1} drops the
+// first request after acting and refuses the second.
+//
+// Latency runs before the request acts, as if the server were slow to
+// receive it: when the client goes away during the latency (its timeout or
+// context ended), the request does not act at all. A slow write that its
+// client abandoned never lands. (A real server may act on receipt and be
+// slow to answer; Drop models the answer that never comes.)
 type Fault struct {
 	Route      string        `json:"route"`                 // route name (see Routes) or "*"
 	Scope      string        `json:"scope,omitempty"`       // scope key filter for GitHub routes
@@ -158,7 +183,32 @@ type Fault struct {
 	Latency    time.Duration `json:"latency,omitempty"`     // JSON: Go duration string ("20ms")
 	Drop       bool          `json:"drop,omitempty"`        // act, then close the connection without an answer
 	Count      int           `json:"count,omitempty"`       // requests it hits; 0 = every request
+	Skip       int           `json:"skip,omitempty"`        // matching requests it lets pass before it applies
+	// Mangle damages Groo's token answers (groo.list, groo.create; other
+	// routes ignore it): one of the Mangle* values, or several joined by
+	// commas. The request acts as usual.
+	Mangle string `json:"mangle,omitempty"`
 }
+
+// Mangle values for Fault.Mangle.
+const (
+	// MangleOmitCreatedAt leaves createdAt out of every token in the answer.
+	MangleOmitCreatedAt = "omit-createdAt"
+	// MangleNullCreatedAt sends createdAt as null.
+	MangleNullCreatedAt = "null-createdAt"
+	// MangleBadCreatedAt sends a createdAt that is no time ("yesterday").
+	MangleBadCreatedAt = "bad-createdAt"
+	// MangleOmitExpiresAt leaves expiresAt out of every token in the
+	// answer, although the token has one.
+	MangleOmitExpiresAt = "omit-expiresAt"
+	// MangleShortExpiresAt makes a mint that asked for an expiry create the
+	// token with an earlier one (halfway between now and what was asked), as
+	// a server capping lifetimes would; the answer tells the truth.
+	MangleShortExpiresAt = "short-expiresAt"
+)
+
+// Mangles lists the Mangle values.
+var Mangles = []string{MangleOmitCreatedAt, MangleNullCreatedAt, MangleBadCreatedAt, MangleOmitExpiresAt, MangleShortExpiresAt}
 
 type faultJSON struct {
 	Route      string          `json:"route"`
@@ -168,6 +218,8 @@ type faultJSON struct {
 	Latency    json.RawMessage `json:"latency,omitempty"`
 	Drop       bool            `json:"drop,omitempty"`
 	Count      int             `json:"count,omitempty"`
+	Skip       int             `json:"skip,omitempty"`
+	Mangle     string          `json:"mangle,omitempty"`
 }
 
 // UnmarshalJSON reads latency as a Go duration string ("20ms") or a number
@@ -181,13 +233,15 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("fault latency: %w", err)
 	}
-	*f = Fault{Route: j.Route, Scope: j.Scope, Status: j.Status, RetryAfter: j.RetryAfter, Latency: lat, Drop: j.Drop, Count: j.Count}
+	*f = Fault{Route: j.Route, Scope: j.Scope, Status: j.Status, RetryAfter: j.RetryAfter, Latency: lat, Drop: j.Drop, Count: j.Count,
+		Skip: j.Skip, Mangle: j.Mangle}
 	return nil
 }
 
 // MarshalJSON writes latency as a Go duration string.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Route: f.Route, Scope: f.Scope, Status: f.Status, RetryAfter: f.RetryAfter, Drop: f.Drop, Count: f.Count}
+	j := faultJSON{Route: f.Route, Scope: f.Scope, Status: f.Status, RetryAfter: f.RetryAfter, Drop: f.Drop, Count: f.Count,
+		Skip: f.Skip, Mangle: f.Mangle}
 	if f.Latency != 0 {
 		j.Latency, _ = json.Marshal(f.Latency.String())
 	}
@@ -309,4 +363,30 @@ func parseDurationJSON(raw json.RawMessage) (time.Duration, error) {
 		return 0, fmt.Errorf("%s is neither a duration string nor nanoseconds", s)
 	}
 	return time.Duration(n), nil
+}
+
+// Journal entry kinds.
+const (
+	JournalSeedToken = "seed-token" // a token seeded (TokenID)
+	JournalSeedWrite = "seed-write" // a secret seeded (Scope, Name, TokenID of its value)
+	JournalMint      = "mint"       // POST /v1/account/tokens created TokenID
+	JournalVerify    = "verify"     // GET /v1/auth/me answered 200 for TokenID (the first time)
+	JournalRevoke    = "revoke"     // TokenID was revoked (the first time)
+	JournalWrite     = "write"      // a PUT wrote the secret Scope Name with TokenID's value
+	JournalDelete    = "delete"     // the secret Scope Name was deleted
+)
+
+// JournalEntry is one state change the emulator made (and the successful
+// verifications), in the order it made them: the history that invariants
+// such as I2 "no token is revoked before a newer one is written and
+// verified" are judged on. It names tokens by id, never by value; TokenID
+// of a write is empty when the value is no Groo token.
+type JournalEntry struct {
+	Seq     int       `json:"seq"`
+	Time    time.Time `json:"time"` // the emulator's clock (GitHub's side)
+	Kind    string    `json:"kind"`
+	TokenID string    `json:"token_id,omitempty"`
+	Scope   string    `json:"scope,omitempty"`
+	Name    string    `json:"name,omitempty"`
+	By      string    `json:"by,omitempty"` // Groo: the id of the token the request authenticated with
 }
