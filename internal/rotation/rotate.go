@@ -29,6 +29,9 @@ const (
 	MaxNameLength = 100
 	// expiryTolerance absorbs Groo's millisecond rounding of expiresAt.
 	expiryTolerance = time.Second
+	// lostMintSettle is how long a failed mint's clean-up waits before it
+	// looks a second time for a token the server may still be creating.
+	lostMintSettle = time.Second
 )
 
 // Step names, used in errors, audit events and timings.
@@ -52,7 +55,12 @@ type Error struct {
 	// LeftLive is the id of a new token that this failed attempt could not
 	// revoke (outcome unknown, or the clean-up revoke itself failed).
 	LeftLive string
-	Err      error
+	// MintUnknown is set when the mint's answer was lost and the clean-up
+	// could not even list the tokens: a token of this attempt may be live.
+	// It bears the use case's name and the attempt id in its description,
+	// so the next run (or audit --prune) retires it.
+	MintUnknown bool
+	Err         error
 }
 
 func (e *Error) Error() string {
@@ -61,6 +69,8 @@ func (e *Error) Error() string {
 		s += " (write outcome unknown: the new token " + e.LeftLive + " stays live; the next run settles it)"
 	} else if e.LeftLive != "" {
 		s += " (could not revoke the new token " + e.LeftLive + "; the next run or an audit --prune retires it)"
+	} else if e.MintUnknown {
+		s += " (a token minted by this attempt may be live and could not be looked for; the next run or an audit --prune retires it)"
 	}
 	return s
 }
@@ -204,9 +214,9 @@ func (a *attempt) step(name string) {
 // The three ways an attempt fails.
 
 // failBefore: nothing of this attempt is live (or what may be could not be
-// cleaned up: leftLive).
-func (a *attempt) failBefore(ctx context.Context, step string, err error, leftLive string) error {
-	return a.finishFailed(ctx, &Error{Step: step, Target: a.target, UseCase: a.useCase, LeftLive: leftLive, Err: err})
+// cleaned up: leftLive, or mintUnknown when it could not be looked for).
+func (a *attempt) failBefore(ctx context.Context, step string, err error, leftLive string, mintUnknown bool) error {
+	return a.finishFailed(ctx, &Error{Step: step, Target: a.target, UseCase: a.useCase, LeftLive: leftLive, MintUnknown: mintUnknown, Err: err})
 }
 
 // failDiscard: the new token will not be used; revoke it with cred.
@@ -334,13 +344,22 @@ func (a *attempt) mint(ctx context.Context) error {
 	a.step(StepMint)
 	if err != nil {
 		err = fmt.Errorf("mint token %q: %w", a.useCase, err)
-		var left string
+		var left []string
+		unknown := false
 		if mintMayHaveHappened(err) {
-			var cerr error
-			left, cerr = a.cleanupLostMint(ctx, cred)
+			if info.ID != "" {
+				// Groo answered with an id but an answer the client refused:
+				// revoke it by id, then look for others all the same.
+				if rerr := a.revokeWithRetry(context.WithoutCancel(ctx), cred, info.ID); rerr != nil {
+					left = append(left, info.ID)
+				}
+			}
+			more, cerr := a.cleanupLostMint(ctx, cred)
+			left = append(left, more...)
+			unknown = cerr != nil
 			err = errors.Join(err, cerr)
 		}
-		return a.failBefore(ctx, StepMint, err, left)
+		return a.failBefore(ctx, StepMint, err, strings.Join(left, ","), unknown)
 	}
 	if req.OnMint != nil {
 		req.OnMint(tok)
@@ -658,13 +677,37 @@ func mintMayHaveHappened(err error) bool {
 
 // cleanupLostMint finds tokens minted by this attempt whose answer was lost
 // (the description carries the attempt id) and revokes them. It returns the
-// ids it could not revoke.
-func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) (string, error) {
+// ids it could not revoke, and an error when it could not list at all (after
+// retrying: a token of this attempt may then be live).
+func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) ([]string, error) {
 	rctx := context.WithoutCancel(ctx)
-	tokens, err := a.e.Groo.List(rctx, cred)
+	var tokens []groo.TokenInfo
+	var err error
+	delay := 100 * time.Millisecond
+	for i := 0; i < a.cfg.RevokeTries; i++ {
+		if tokens, err = a.e.Groo.List(rctx, cred); err == nil {
+			break
+		}
+		if i+1 < a.cfg.RevokeTries {
+			if serr := a.cfg.Sleep(rctx, delay); serr != nil {
+				break
+			}
+			delay *= 2
+		}
+	}
 	if err != nil {
 		a.log.Error("could not look for a token minted by this failed attempt", "error", err.Error())
-		return "", fmt.Errorf("look for a token this attempt may have minted (description contains %s): %w", a.res.AttemptID, err)
+		return nil, fmt.Errorf("look for a token this attempt may have minted (description contains %s): %w", a.res.AttemptID, err)
+	}
+	found := slices.ContainsFunc(tokens, func(t groo.TokenInfo) bool { return retire.MintedBy(t, a.res.AttemptID) })
+	if !found {
+		// A server that took the POST may still be acting on it after this
+		// client gave up: look once more, a moment later.
+		if serr := a.cfg.Sleep(rctx, lostMintSettle); serr == nil {
+			if again, lerr := a.e.Groo.List(rctx, cred); lerr == nil {
+				tokens = again
+			}
+		}
 	}
 	var left []string
 	for _, t := range tokens {
@@ -676,5 +719,5 @@ func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) (string,
 			left = append(left, t.ID)
 		}
 	}
-	return strings.Join(left, ","), nil
+	return left, nil
 }

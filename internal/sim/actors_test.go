@@ -60,6 +60,9 @@ type run struct {
 	credID         string // the id of the token it minted with
 	outcomeUnknown bool
 	leftLive       string
+	// mintUnknown: the mint's answer was lost and the clean-up could not
+	// list; the attempt says a token of it may be live.
+	mintUnknown bool
 	hasRotationErr bool
 	// Prunes only.
 	pruned []string
@@ -157,6 +160,7 @@ func (r *run) rotated(err error) {
 		r.hasRotationErr = true
 		r.outcomeUnknown = rerr.OutcomeUnknown
 		r.leftLive = rerr.LeftLive
+		r.mintUnknown = rerr.MintUnknown
 	}
 }
 
