@@ -62,7 +62,7 @@ type run struct {
 	leftLive       string
 	// mintUnknown: the mint's answer was lost and the clean-up could not
 	// list; the attempt says a token of it may be live.
-	mintUnknown bool
+	mintUnknown    bool
 	hasRotationErr bool
 	// Prunes only.
 	pruned []string
