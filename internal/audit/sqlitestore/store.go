@@ -99,6 +99,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite store: create directory: %w", err)
 		}
 	}
+	// The files hold audit data and leases: keep them to their owner. SQLite
+	// creates -wal and -shm with the database file's mode, so the file is made
+	// 0600 before SQLite first opens it (an older one is tightened); the
+	// companions are set again below, in case a crash left older ones.
+	if err := ownerOnly(path, true); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -117,9 +124,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	// The file holds audit data; keep it to its owner.
-	_ = os.Chmod(path, 0o600)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := ownerOnly(f, false); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+	}
 	return s, nil
+}
+
+// ownerOnly makes the file at path mode 0600, creating it (empty, which
+// SQLite takes for a new database) when create is set; a missing file is
+// left missing otherwise. The mode is set with chmod, so the umask does not
+// matter.
+func ownerOnly(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("create the database file: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(path, 0o600); err != nil && !(errors.Is(err, os.ErrNotExist) && !create) {
+		return fmt.Errorf("make %s readable by its owner only: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // Path is the database file.
