@@ -58,6 +58,7 @@ type Daemon struct {
 	now      func() time.Time
 	onResult func(TargetResult)
 	ln       net.Listener
+	limits   serverLimits // of the HTTP server; tests shorten them
 
 	sem     chan struct{}
 	targets []*target
@@ -107,6 +108,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, metrics: NewMetrics(), holder: opts.Holder,
 		actor: Tool + "@" + host, now: opts.Now, onResult: opts.OnResult, ln: opts.Listener,
+		limits: defaultServerLimits,
 		sem:    make(chan struct{}, max(cfg.Daemon.Concurrency, 1)),
 		byName: map[string]*target{},
 	}
@@ -510,7 +512,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	if ln != nil {
-		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv = d.newServer()
 		go func() { _ = srv.Serve(ln) }()
 		d.log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
 	}
@@ -549,6 +551,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-stopped.Done()
 	d.log.Info("stopped")
 	return nil
+}
+
+// serverLimits bound what a client of /healthz, /readyz and /metrics may
+// hold: a connection that sends its headers slowly, a request or answer
+// that never ends, an idle keep-alive connection, oversized headers.
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+var defaultServerLimits = serverLimits{
+	readHeader:     5 * time.Second,
+	read:           10 * time.Second,
+	write:          30 * time.Second, // /metrics of a large fleet
+	idle:           60 * time.Second,
+	maxHeaderBytes: 16 << 10,
+}
+
+// newServer is the HTTP server of Handler, with d.limits.
+func (d *Daemon) newServer() *http.Server {
+	return &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: d.limits.readHeader,
+		ReadTimeout:       d.limits.read,
+		WriteTimeout:      d.limits.write,
+		IdleTimeout:       d.limits.idle,
+		MaxHeaderBytes:    d.limits.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // newCron schedules every target on its own schedule. Recover keeps a panic
