@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -287,6 +288,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if v := input(inExpiresIn); v != "" {
 		d, err := parseDuration(v)
 		switch {
+		case errors.Is(err, errDurationTooLong):
+			bad(inExpiresIn, "%q is too long: durations stop at about 106751d (292 years); use e.g. 168h or 7d", v)
 		case err != nil:
 			bad(inExpiresIn, "%q is not a duration; use Go durations like 168h or days like 7d", v)
 		case d < MinTTL:
@@ -299,6 +302,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if v := input(inRevokeGrace); v != "" {
 		d, err := parseDuration(v)
 		switch {
+		case errors.Is(err, errDurationTooLong):
+			bad(inRevokeGrace, "%q is too long: durations stop at about 106751d (292 years); use e.g. 0s, 15m or 1d", v)
 		case err != nil:
 			bad(inRevokeGrace, "%q is not a duration; use Go durations like 0s or 15m, or days like 1d", v)
 		case d < 0:
@@ -495,20 +500,43 @@ func splitSelected(s, org string) ([]string, error) {
 	return out, nil
 }
 
+// errDurationTooLong is a duration beyond what time.Duration holds.
+var errDurationTooLong = errors.New("duration too long")
+
+const maxDuration = time.Duration(math.MaxInt64)
+
+// goDuration is time.ParseDuration's syntax: a failed parse of a string of
+// this shape is an overflow.
+var goDuration = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
+
 // parseDuration accepts Go durations and a leading day count: 7d, 1d12h.
+// One longer than time.Duration holds is errDurationTooLong, never wrapped.
 func parseDuration(s string) (time.Duration, error) {
+	goParse := func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil && goDuration.MatchString(s) {
+			return 0, errDurationTooLong
+		}
+		return d, err
+	}
 	days, rest, ok := strings.Cut(s, "d")
 	if !ok {
-		return time.ParseDuration(s)
+		return goParse(s)
 	}
-	n, err := strconv.ParseUint(days, 10, 16)
-	if err != nil || days == "" {
+	n, err := strconv.ParseUint(days, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && n > uint64(maxDuration/(24*time.Hour)):
+		return 0, errDurationTooLong
+	case err != nil || days == "":
 		return 0, fmt.Errorf("bad day count in %q", s)
 	}
 	d := time.Duration(n) * 24 * time.Hour
 	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 {
+		r, err := goParse(rest)
+		switch {
+		case errors.Is(err, errDurationTooLong), err == nil && r > maxDuration-d:
+			return 0, errDurationTooLong
+		case err != nil || r < 0:
 			return 0, fmt.Errorf("bad duration after days in %q", s)
 		}
 		d += r

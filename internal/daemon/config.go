@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,7 +123,9 @@ func (a AuditSettings) Policy() audit.Policy {
 
 // LeaseTTL bounds a rotation's hold on its use case: its writes end within
 // the write window of the mint, and the margin covers the reads before it.
-func (c *Config) LeaseTTL() time.Duration { return c.Rotation.WriteWindow + c.Daemon.LeaseMargin }
+func (c *Config) LeaseTTL() time.Duration {
+	return addDurations(c.Rotation.WriteWindow, c.Daemon.LeaseMargin)
+}
 
 // TargetConfig is one target with its settings resolved.
 type TargetConfig struct {
@@ -336,7 +340,7 @@ func (p *parser) parse(data []byte) *Config {
 		}
 	}
 	if cfg.Daemon.ShutdownTimeout == 0 {
-		cfg.Daemon.ShutdownTimeout = cfg.Rotation.WriteWindow + cfg.Daemon.LeaseMargin + 30*time.Second
+		cfg.Daemon.ShutdownTimeout = addDurations(cfg.Rotation.WriteWindow, cfg.Daemon.LeaseMargin, 30*time.Second)
 	}
 
 	if targets == nil {
@@ -488,6 +492,10 @@ func (p *parser) duration(v *yaml.Node, path string) (time.Duration, bool) {
 		return 0, false
 	}
 	d, err := parseDuration(s)
+	if errors.Is(err, ErrDurationTooLong) {
+		p.errorf(v, path, "%q is too long: durations stop at about 106751d (292 years); write a shorter one, e.g. 90d", s)
+		return 0, false
+	}
 	if err != nil {
 		p.errorf(v, path, "%q is not a duration; write e.g. 90m, 72h or 7d", s)
 		return 0, false
@@ -499,19 +507,54 @@ func (p *parser) duration(v *yaml.Node, path string) (time.Duration, bool) {
 	return d, true
 }
 
-// ParseDuration reads a Go duration (90m, 72h) or whole days (7d).
+// ParseDuration reads a Go duration (90m, 72h) or whole days (7d). One
+// longer than a time.Duration holds is ErrDurationTooLong, never wrapped.
 func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
+// ErrDurationTooLong is a duration beyond what time.Duration holds
+// (about 292 years).
+var ErrDurationTooLong = errors.New("duration too long")
+
+const maxDuration = time.Duration(math.MaxInt64)
+
+// goDuration is time.ParseDuration's syntax: a failed parse of a string of
+// this shape is an overflow.
+var goDuration = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
+		n, err := strconv.ParseInt(days, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+		}
 		if err != nil {
 			return 0, err
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		const day = int64(24 * time.Hour)
+		if n > math.MaxInt64/day || n < math.MinInt64/day {
+			return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+		}
+		return time.Duration(n * day), nil
 	}
-	return time.ParseDuration(s)
+	d, err := time.ParseDuration(s)
+	if err != nil && goDuration.MatchString(s) {
+		return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+	}
+	return d, err
+}
+
+// addDurations sums durations of the configuration, stopping at the
+// largest one instead of wrapping to a negative.
+func addDurations(ds ...time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		if d > 0 && sum > maxDuration-d {
+			return maxDuration
+		}
+		sum += d
+	}
+	return sum
 }
 
 func (p *parser) url(v *yaml.Node, path string) (string, bool) {
@@ -885,7 +928,7 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 		p.errorf(at("ttl"), path+".ttl", "0; a token needs a lifetime, e.g. ttl: 72h")
 		return nil
 	}
-	if need := maxGap + tc.Grace + tc.Jitter; tc.TTL <= need {
+	if need := addDurations(maxGap, tc.Grace, tc.Jitter); tc.TTL <= need {
 		p.errorf(at("ttl"), path+".ttl",
 			"%s does not outlast the schedule's longest interval (%s, %q) + revoke-grace (%s) + jitter (%s) = %s: the token would expire before its successor; raise ttl above %s or run the schedule more often",
 			fmtDur(tc.TTL), fmtDur(maxGap), tc.ScheduleSpec, fmtDur(tc.Grace), fmtDur(tc.Jitter), fmtDur(need), fmtDur(need))

@@ -485,7 +485,7 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 		next := t.cfg.Schedule.Next(now)
 		// The next run may start up to jitter late and takes up to a write
 		// window; the token must outlive that.
-		deadline := next.Add(t.cfg.Jitter + d.cfg.Rotation.WriteWindow)
+		deadline := next.Add(addDurations(t.cfg.Jitter, d.cfg.Rotation.WriteWindow))
 		if !ok || !exp.After(deadline) {
 			reason := "no live token"
 			if ok {

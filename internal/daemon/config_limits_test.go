@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// configRefuses parses src and checks that it is refused with one error
+// line per pattern in want, each with file:line.
+func configRefuses(t *testing.T, src string, want ...string) {
+	t.Helper()
+	cfg, err := ParseConfig("c.yaml", []byte(src), noEnv)
+	if err == nil {
+		t.Fatalf("accepted: %+v", cfg)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		re := regexp.MustCompile(w)
+		found := false
+		for _, l := range lines {
+			found = found || re.MatchString(l)
+		}
+		if !found {
+			t.Errorf("no error matches %s in:\n%s", w, err)
+		}
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(lines), len(want), err)
+	}
+}
+
+// Durations too long for time.Duration are refused as such, never wrapped
+// to a negative (or small) value; sums of long ones do not wrap either.
+func TestParseConfigRefusesOverflowingDurations(t *testing.T) {
+	t.Parallel()
+	const head = "groo: {token-env: G}\ngithub: {token-env: T}\n"
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"days beyond int64", head + "targets:\n  - {repository: octo/app, ttl: 99999999999999999999d}\n",
+			`^c\.yaml:4: targets\[0\]\.ttl: "99999999999999999999d" is too long: durations stop at about 106751d \(292 years\); write a shorter one`},
+		{"days that overflow nanoseconds", head + "targets:\n  - {repository: octo/app, ttl: 99999999999d}\n",
+			`^c\.yaml:4: targets\[0\]\.ttl: "99999999999d" is too long`},
+		{"one day past the limit", head + "defaults: {ttl: 106752d}\ntargets: [{repository: octo/app}]\n",
+			`^c\.yaml:3: defaults\.ttl: "106752d" is too long`},
+		{"hours that overflow", head + "targets:\n  - {repository: octo/app, revoke-grace: 9999999999h}\n",
+			`^c\.yaml:4: targets\[0\]\.revoke-grace: "9999999999h" is too long`},
+		{"negative days that overflow", head + "rotation: {clock-margin: -99999999999d}\ntargets: [{repository: octo/app}]\n",
+			`^c\.yaml:3: rotation\.clock-margin: "-99999999999d" is too long`},
+		{"audit threshold", head + "audit: {max-ttl: 99999999999d}\ntargets: [{repository: octo/app}]\n",
+			`^c\.yaml:3: audit\.max-ttl: "99999999999d" is too long`},
+		{"grace plus jitter past the limit", head + "targets:\n  - {repository: octo/app, ttl: 100000d, revoke-grace: 60000d, jitter: 60000d}\n",
+			`^c\.yaml:4: targets\[0\]\.ttl: 100000d does not outlast .* = 106751d.*`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			configRefuses(t, tt.src, tt.want)
+		})
+	}
+}
+
+func TestParseDurationLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    time.Duration
+		tooLong bool
+	}{
+		{in: "7d", want: 7 * 24 * time.Hour},
+		{in: "106751d", want: 106751 * 24 * time.Hour},
+		{in: "2562047h", want: 2562047 * time.Hour},
+		{in: "106752d", tooLong: true},
+		{in: "99999999999d", tooLong: true},
+		{in: "2562048h", tooLong: true},
+		{in: "1h9223372036854775807ns", tooLong: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseDuration(tt.in)
+			switch {
+			case tt.tooLong && !errors.Is(err, ErrDurationTooLong):
+				t.Errorf("ParseDuration(%q) = %s, %v; want ErrDurationTooLong", tt.in, got, err)
+			case !tt.tooLong && (err != nil || got != tt.want):
+				t.Errorf("ParseDuration(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	if _, err := ParseDuration("three days"); err == nil || errors.Is(err, ErrDurationTooLong) {
+		t.Errorf("ParseDuration(three days) = %v, want a syntax error", err)
+	}
+}
+
+func TestAddDurationsSaturates(t *testing.T) {
+	t.Parallel()
+	if got := addDurations(maxDuration-time.Hour, 2*time.Hour); got != maxDuration {
+		t.Errorf("sum past the limit = %s, want the limit", got)
+	}
+	if got := addDurations(time.Hour, 30*time.Minute); got != 90*time.Minute {
+		t.Errorf("1h + 30m = %s", got)
+	}
+}
