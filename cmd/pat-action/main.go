@@ -18,6 +18,11 @@ func main() {
 	// The runner sends SIGTERM when a job is cancelled: the context lets a
 	// rotation stop between steps instead of dying in the middle of one.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A write to a closed stdout pipe would raise SIGPIPE and end the
+	// process mid-rotation (a new token minted, the old one not revoked, no
+	// final audit event). Ignored, the write fails with EPIPE instead, which
+	// the step's log absorbs (action.StepLog) while the rotation goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	err := realMain(ctx)
 	stop()
 	if err != nil {
@@ -27,5 +32,7 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	return action.Run(ctx, githubactions.New(), action.Deps{Log: os.Stdout})
+	log := action.NewStepLog(os.Stdout, os.Stderr)
+	a := githubactions.New(githubactions.WithWriter(log.Lossy()))
+	return action.Run(ctx, a, action.Deps{Log: log, AuditFallback: os.Stderr})
 }
