@@ -556,6 +556,11 @@ func parseBaseURL(s string) (string, error) {
 		return "", errors.New("has no host")
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return "", errors.New("must not carry a query, fragment or user info")
+	case u.Scheme == "http" && !ghsecret.IsLoopback(u.Hostname()):
+		// A credential goes with every request: only an emulator on this
+		// machine may be reached in clear.
+		return "", fmt.Errorf("is plain http to %s, which is not a loopback address, so the token would travel unencrypted "+
+			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); use https://%s", u.Hostname(), strings.TrimPrefix(strings.TrimRight(u.String(), "/"), "http://"))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

@@ -2,6 +2,8 @@ package action
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,83 @@ func TestParseDurationLimits(t *testing.T) {
 				t.Errorf("parseDuration(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A credential goes only over https, or plain http to a loopback address
+// (the emulator): any other http URL is refused before any request, with
+// the https URL to use instead.
+func TestParseInputsRefusesPlainHTTPToNonLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		input string
+		value string
+		env   map[string]string
+		fix   string
+	}{
+		{"github-api-url", inGitHubAPIURL, "http://ghe.example.com/api/v3", nil, "use https://ghe.example.com/api/v3"},
+		{"groo-api-url", inGrooAPIURL, "http://accounts.groo.dev", nil, "use https://accounts.groo.dev"},
+		{"GITHUB_API_URL", inGitHubAPIURL, "", map[string]string{"GITHUB_API_URL": "http://10.1.2.3:8080"}, "use https://10.1.2.3:8080"},
+		{"GROO_ACCOUNTS_URL", inGrooAPIURL, "", map[string]string{envGrooAccounts: "http://groo.internal"}, "use https://groo.internal"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := base(nil)
+			if tc.value != "" {
+				in[tc.input] = tc.value
+			}
+			_, err := ParseInputs(inputsOf(in), func(k string) string { return tc.env[k] })
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Input != tc.input {
+				t.Fatalf("err = %v, want an *InputError for %s", err, tc.input)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "not a loopback address") || !strings.Contains(msg, tc.fix) {
+				t.Errorf("err = %q, want it to say why and %q", msg, tc.fix)
+			}
+		})
+	}
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://[::1]:9", "http://localhost:8080/api/v3", "https://ghe.example.com/api/v3"} {
+		if _, err := ParseInputs(inputsOf(base(map[string]string{inGitHubAPIURL: ok, inGrooAPIURL: ok})), func(string) string { return "" }); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}
+
+// GitHub's API URL answers with a redirect to another origin (here the
+// emulator, which would accept the token): the step fails naming the
+// redirect and the fix, the other origin receives no GitHub request, and
+// the freshly minted token does not stay live.
+func TestRunRefusesCrossOriginRedirect(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	w := newWorld(t, uc, "repo:octo/app", nil)
+	redirector := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Redirect(rw, r, w.url+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	res := runStep(t, step{inputs: w.inputs(map[string]string{inGitHubAPIURL: redirector.URL, inRevokeGrace: "0s"})})
+	if res.err == nil {
+		t.Fatal("the step succeeded")
+	}
+	for _, want := range []string{"::error::", "redirect to " + w.url, "set the API URL"} {
+		if !strings.Contains(res.log, want) {
+			t.Errorf("log lacks %q:\n%s", want, res.log)
+		}
+	}
+	st := w.emu.State()
+	for route, n := range st.Hits {
+		if strings.HasPrefix(route, "gh.") && n > 0 {
+			t.Errorf("%d request(s) reached the other origin's %s", n, route)
+		}
+	}
+	for _, tok := range st.Tokens {
+		if tok.ID != "tok_old" && tok.Live(st.Now) {
+			t.Errorf("new token %s left live", tok.ID)
+		}
+	}
+	if sec, _ := st.Secret("repo:octo/app", "GROO_PAT"); sec.Value != w.oldPAT {
+		t.Error("the secret changed")
 	}
 }

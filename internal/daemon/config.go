@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -199,6 +200,10 @@ func ParseConfig(name string, data []byte, getenv func(string) string) (*Config,
 	if cfg != nil {
 		if u := strings.TrimSpace(getenv(GrooAccountsURLEnv)); u != "" {
 			cfg.Groo.APIURL = strings.TrimRight(u, "/")
+			if err := plainHTTP(u); err != nil {
+				p.errs = append(p.errs, &ConfigError{File: name, Line: 1, Path: "groo.api-url",
+					Msg: fmt.Sprintf("%s overrides it: %v", GrooAccountsURLEnv, err)})
+			}
 		}
 	}
 	if len(p.errs) > 0 {
@@ -566,7 +571,26 @@ func (p *parser) url(v *yaml.Node, path string) (string, bool) {
 		p.errorf(v, path, "%q is not an http(s) URL; write e.g. https://api.github.com", s)
 		return "", false
 	}
+	if err := plainHTTP(s); err != nil {
+		p.errorf(v, path, "%v", err)
+		return "", false
+	}
 	return strings.TrimRight(s, "/"), true
+}
+
+// plainHTTP refuses an http:// URL whose host is not a loopback address:
+// a credential goes with every request, and only an emulator on this
+// machine may be reached in clear.
+func plainHTTP(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL; write e.g. https://api.github.com", s)
+	}
+	if u.Scheme == "http" && !ghsecret.IsLoopback(u.Hostname()) {
+		return fmt.Errorf("%q is plain http to %s, which is not a loopback address, so the credential would travel unencrypted "+
+			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); write https://%s", s, u.Hostname(), strings.TrimPrefix(strings.TrimRight(s, "/"), "http://"))
+	}
+	return nil
 }
 
 func (p *parser) parseGroo(n *yaml.Node, path string, g *GrooSettings) {

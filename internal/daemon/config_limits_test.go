@@ -106,3 +106,40 @@ func TestAddDurationsSaturates(t *testing.T) {
 		t.Errorf("1h + 30m = %s", got)
 	}
 }
+
+// `validate` refuses an http:// API URL to a host that is not loopback: a
+// credential goes with every request.
+func TestParseConfigRefusesPlainHTTPToNonLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		env  map[string]string
+		want string
+	}{
+		{"github", "groo: {token-env: G}\ngithub: {token-env: T, api-url: http://ghe.example.com/api/v3}\ntargets: [{repository: o/r}]\n", nil,
+			`^c\.yaml:2: github\.api-url: "http://ghe\.example\.com/api/v3" is plain http to ghe\.example\.com, which is not a loopback address.*write https://ghe\.example\.com/api/v3$`},
+		{"groo", "groo: {token-env: G, api-url: \"http://10.0.0.5:8080\"}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n", nil,
+			`^c\.yaml:1: groo\.api-url: .*not a loopback address.*write https://10\.0\.0\.5:8080$`},
+		{"GROO_ACCOUNTS_URL", "groo: {token-env: G}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n", map[string]string{GrooAccountsURLEnv: "http://groo.internal"},
+			`^c\.yaml:1: groo\.api-url: GROO_ACCOUNTS_URL overrides it: .*not a loopback address.*write https://groo\.internal$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := ParseConfig("c.yaml", []byte(tt.src), func(k string) string { return tt.env[k] })
+			if err == nil {
+				t.Fatalf("accepted: %+v", cfg)
+			}
+			if !regexp.MustCompile(tt.want).MatchString(err.Error()) {
+				t.Errorf("error %q does not match %s", err, tt.want)
+			}
+		})
+	}
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:9", "https://ghe.example.com/api/v3"} {
+		src := "groo: {token-env: G, api-url: \"" + ok + "\"}\ngithub: {token-env: T, api-url: \"" + ok + "\"}\ntargets: [{repository: o/r}]\n"
+		if _, err := ParseConfig("c.yaml", []byte(src), noEnv); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}
