@@ -217,8 +217,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		bad(inEnvironment, "required with scope: environment; name the environment, e.g. environment: prod")
 	case scope != ghsecret.ScopeEnvironment && envName != "" && scopeOK:
 		bad(inEnvironment, "only used with scope: environment (scope is %s); remove it or set scope: environment", scope)
-	case envName != "" && !utf8.ValidString(envName):
-		bad(inEnvironment, "not valid UTF-8")
+	case envName != "" && ghsecret.ValidateEnvironment(envName) != nil:
+		bad(inEnvironment, "%v", ghsecret.ValidateEnvironment(envName))
 	default:
 		in.Target.Environment = envName
 	}
@@ -233,8 +233,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		if org == "" {
 			org = owner
 		}
-		if !ownerRE.MatchString(org) {
-			bad(inOrganization, "%q is not an organization login; use letters, digits and hyphens, e.g. octo", org)
+		if err := ghsecret.ValidateOwner("organization", org); err != nil {
+			bad(inOrganization, "%v", err)
 		} else {
 			in.Target.Org = org
 		}
@@ -454,20 +454,16 @@ func masksFor(v string) []string {
 	return out
 }
 
-var (
-	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-)
-
 func splitRepository(s string) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(s, "/")
-	switch {
-	case !ok || strings.Contains(name, "/"):
+	if !ok || strings.Contains(name, "/") {
 		return "", "", errors.New("is not owner/name")
-	case !ownerRE.MatchString(owner):
-		return "", "", fmt.Errorf("has an invalid owner %q", owner)
-	case !repoRE.MatchString(name) || name == "." || name == "..":
-		return "", "", fmt.Errorf("has an invalid repository name %q", name)
+	}
+	if err := ghsecret.ValidateOwner("owner", owner); err != nil {
+		return "", "", fmt.Errorf("has an invalid owner (%w)", err)
+	}
+	if err := ghsecret.ValidateRepo(name); err != nil {
+		return "", "", fmt.Errorf("has an invalid repository name (%w)", err)
 	}
 	return owner, name, nil
 }
@@ -486,8 +482,8 @@ func splitSelected(s, org string) ([]string, error) {
 			}
 			name = n
 		}
-		if !repoRE.MatchString(name) {
-			return nil, fmt.Errorf("%q is not a repository name", f)
+		if err := ghsecret.ValidateRepo(name); err != nil {
+			return nil, fmt.Errorf("%q is not a repository name (%w)", f, err)
 		}
 		if !seen[strings.ToLower(name)] {
 			seen[strings.ToLower(name)] = true

@@ -151,3 +151,39 @@ func TestRunRefusesCrossOriginRedirect(t *testing.T) {
 		t.Error("the secret changed")
 	}
 }
+
+// Owners, repositories, organizations and environments are checked as
+// GitHub names them, before any request, naming the input and the fix.
+func TestParseInputsRefusesBadNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    map[string]string
+		input string
+		want  string
+	}{
+		{"owner ending with a hyphen", base(map[string]string{inRepository: "octo-/app"}), inRepository, "starts or ends with a hyphen"},
+		{"owner with two hyphens", base(map[string]string{inRepository: "oc--to/app"}), inRepository, "two hyphens in a row"},
+		{"repository dot", base(map[string]string{inRepository: "octo/."}), inRepository, "reserved"},
+		{"organization with two hyphens", base(map[string]string{inScope: "organization", inOrganization: "oc--to"}), inOrganization, "two hyphens in a row"},
+		{"organization ending with a hyphen", base(map[string]string{inScope: "organization", inOrganization: "octo-"}), inOrganization, "starts or ends with a hyphen"},
+		{"environment with a question mark", base(map[string]string{inScope: "environment", inEnvironment: "prod?x=1"}), inEnvironment, "'?'"},
+		{"environment with a hash", base(map[string]string{inScope: "environment", inEnvironment: "prod#1"}), inEnvironment, "'#'"},
+		{"environment with a line break", base(map[string]string{inScope: "environment", inEnvironment: "prod\nx"}), inEnvironment, "control character"},
+		{"environment too long", base(map[string]string{inScope: "environment", inEnvironment: strings.Repeat("e", 256)}), inEnvironment, "at most 255"},
+		{"selected repository dot dot", base(map[string]string{inScope: "organization", inVisibility: "selected", inSelected: "app,.."}), inSelected, "reserved"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseInputs(inputsOf(tc.in), func(string) string { return "" })
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Input != tc.input {
+				t.Fatalf("err = %v, want an *InputError for %s", err, tc.input)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to say %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -765,6 +765,9 @@ func (p *parser) parseTargets(n *yaml.Node, cfg *Config) {
 	if len(n.Content) == 0 {
 		p.errorf(n, "targets", "empty; add at least one target, e.g. - repository: octo/app")
 	}
+	// GitHub compares owners, repositories, environments and secret names
+	// without regard to case, so both are keyed folded; each target keeps
+	// the spelling it was written with (its use case is named with it).
 	useCases := map[string]*TargetConfig{}
 	secrets := map[string]*TargetConfig{}
 	sched := newScheduleCache(p.now)
@@ -774,17 +777,23 @@ func (p *parser) parseTargets(n *yaml.Node, cfg *Config) {
 		if t == nil {
 			continue
 		}
-		if prev := useCases[t.UseCase]; prev != nil {
-			p.errorf(item, path, "use case %q is already the use case of %s (line %d); two targets never share one: remove one, or give one a distinct token-name",
-				t.UseCase, prev.Name, prev.Line)
+		useCaseKey := strings.ToLower(t.UseCase)
+		if prev := useCases[useCaseKey]; prev != nil {
+			how := ""
+			if prev.UseCase != t.UseCase {
+				how = fmt.Sprintf(" (as %q: names that differ only in case are one)", prev.UseCase)
+			}
+			p.errorf(item, path, "use case %q is already the use case of %s (line %d)%s; two targets never share one: remove one, or give one a distinct token-name",
+				t.UseCase, prev.Name, prev.Line, how)
 			continue
 		}
-		secretKey := t.Target.Key() + " " + strings.ToUpper(t.Target.Name)
+		secretKey := t.Target.FoldedKey()
 		if prev := secrets[secretKey]; prev != nil {
-			p.errorf(item, path, "%s is already written by the target at line %d (secret names are case-insensitive); remove one", t.Name, prev.Line)
+			p.errorf(item, path, "%s is already written by the target at line %d as %s (GitHub compares owners, repositories, environments and secret names without regard to case); remove one",
+				t.Name, prev.Line, prev.Name)
 			continue
 		}
-		useCases[t.UseCase] = t
+		useCases[useCaseKey] = t
 		secrets[secretKey] = t
 		cfg.Targets = append(cfg.Targets, t)
 	}
@@ -813,7 +822,7 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 	}
 	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
 		"repository":   setStr(&f.repository, true),
-		"environment":  setStr(&f.environment, true),
+		"environment":  setStr(&f.environment, false), // untrimmed: ValidateEnvironment refuses spaces at its ends
 		"organization": setStr(&f.organization, true),
 		"secret":       setStr(&f.secret, false),
 		"visibility":   setStr(&f.visibility, true),
@@ -872,7 +881,17 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 			p.errorf(at("repository"), path+".repository", "%q: write owner/name, e.g. octo/app", f.repository)
 			return nil
 		}
+		if err := errors.Join(ghsecret.ValidateOwner("owner", owner), ghsecret.ValidateRepo(repo)); err != nil {
+			p.errorf(at("repository"), path+".repository", "%q: %v", f.repository, strings.ReplaceAll(err.Error(), "\n", "; "))
+			return nil
+		}
 		t.Owner, t.Repo = owner, repo
+		if _, set := f.nodes["environment"]; set {
+			if err := ghsecret.ValidateEnvironment(f.environment); err != nil {
+				p.errorf(at("environment"), path+".environment", "%v", err)
+				return nil
+			}
+		}
 		switch {
 		case f.environment != "" && f.dependabot:
 			p.errorf(at("dependabot"), path, "Dependabot secrets have no environment scope; remove environment or dependabot")
@@ -887,6 +906,10 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 	case f.organization != "":
 		if f.environment != "" {
 			p.errorf(at("environment"), path, "environments belong to repositories; use repository: OWNER/NAME with environment, or drop environment")
+			return nil
+		}
+		if err := ghsecret.ValidateOwner("organization", f.organization); err != nil {
+			p.errorf(at("organization"), path+".organization", "%v", err)
 			return nil
 		}
 		t.Org = f.organization

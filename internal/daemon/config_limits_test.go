@@ -143,3 +143,76 @@ func TestParseConfigRefusesPlainHTTPToNonLoopback(t *testing.T) {
 		}
 	}
 }
+
+// Names are checked as GitHub names them, each error at its key's line.
+func TestParseConfigRefusesBadNames(t *testing.T) {
+	t.Parallel()
+	const head = "groo: {token-env: G}\ngithub: {token-env: T}\ntargets:\n"
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"owner ending with a hyphen", head + "  - repository: octo-/app\n",
+			`^c\.yaml:4: targets\[0\]\.repository: "octo-/app": invalid target: owner "octo-" starts or ends with a hyphen; GitHub logins are`},
+		{"owner with two hyphens", head + "  - repository: oc--to/app\n", `^c\.yaml:4: targets\[0\]\.repository: .*two hyphens in a row`},
+		{"owner too long", head + "  - repository: " + strings.Repeat("o", 40) + "/app\n", `^c\.yaml:4: targets\[0\]\.repository: .*40 characters long`},
+		{"repository dot dot", head + "  - repository: octo/..\n", `^c\.yaml:4: targets\[0\]\.repository: .*repository name "\.\." is reserved`},
+		{"repository with a space", head + "  - {repository: \"octo/my app\"}\n", `^c\.yaml:4: targets\[0\]\.repository: .*has ' '`},
+		{"organization with an underscore", head + "  - organization: octo_org\n", `^c\.yaml:4: targets\[0\]\.organization: invalid target: organization "octo_org" has '_'`},
+		{"environment with a line break", head + "  - {repository: octo/app, environment: \"prod\\nx\"}\n",
+			`^c\.yaml:4: targets\[0\]\.environment: .*control character.*one line`},
+		{"environment with a question mark", head + "  - {repository: octo/app, environment: \"prod?x\"}\n", `^c\.yaml:4: targets\[0\]\.environment: .*GitHub refuses '\?' and '#'`},
+		{"environment with a trailing space", head + "  - {repository: octo/app, environment: \"prod \"}\n",
+			`^c\.yaml:4: targets\[0\]\.environment: invalid target: environment "prod " starts or ends with white space; remove it`},
+		{"environment empty", head + "  - {repository: octo/app, environment: \"\"}\n", `^c\.yaml:4: targets\[0\]\.environment: invalid target: environment is empty`},
+		{"environment too long", head + "  - {repository: octo/app, environment: " + strings.Repeat("e", 256) + "}\n", `^c\.yaml:4: targets\[0\]\.environment: .*256 characters long; GitHub allows at most 255`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			configRefuses(t, tt.src, tt.want)
+		})
+	}
+}
+
+// GitHub compares owners, repositories, environments and secret names
+// without regard to case: two targets that differ only in case are one
+// secret, and the second is refused; so are use cases that differ only in
+// case. Each target keeps its spelling.
+func TestParseConfigRefusesTargetsThatDifferOnlyInCase(t *testing.T) {
+	t.Parallel()
+	const head = "groo: {token-env: G}\ngithub: {token-env: T}\ntargets:\n"
+	tests := []struct {
+		name    string
+		targets string
+		want    string
+	}{
+		{"repository", "  - repository: octo/app\n  - repository: Octo/App\n",
+			`^c\.yaml:5: targets\[1\]: use case "GitHub Actions - Octo/App GROO_PAT" is already the use case of repo:octo/app GROO_PAT \(line 4\) \(as "GitHub Actions - octo/app GROO_PAT": names that differ only in case are one\)`},
+		{"repository with distinct token names", "  - {repository: octo/app, token-name: one}\n  - {repository: OCTO/app, token-name: two}\n",
+			`^c\.yaml:5: targets\[1\]: repo:OCTO/app GROO_PAT is already written by the target at line 4 as repo:octo/app GROO_PAT \(GitHub compares .* without regard to case\)`},
+		{"environment", "  - {repository: octo/app, environment: Prod, token-name: one}\n  - {repository: octo/app, environment: prod, token-name: two}\n",
+			`^c\.yaml:5: targets\[1\]: env:octo/app:prod GROO_PAT is already written by the target at line 4`},
+		{"organization", "  - {organization: octo, token-name: one}\n  - {organization: Octo, token-name: two}\n",
+			`^c\.yaml:5: targets\[1\]: org:Octo GROO_PAT is already written`},
+		{"dependabot secret name", "  - {repository: octo/app, dependabot: true, secret: GROO_PAT, token-name: one}\n  - {repository: octo/APP, dependabot: true, secret: groo_pat, token-name: two}\n",
+			`^c\.yaml:5: targets\[1\]: dependabot:octo/APP groo_pat is already written`},
+		{"token names", "  - {repository: octo/app, token-name: Nightly}\n  - {repository: octo/web, token-name: nightly}\n",
+			`^c\.yaml:5: targets\[1\]: use case "nightly" is already the use case of repo:octo/app GROO_PAT \(line 4\) \(as "Nightly"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			configRefuses(t, head+tt.targets, tt.want)
+		})
+	}
+	// Distinct secrets stay distinct, and keep their spelling.
+	cfg, err := ParseConfig("c.yaml", []byte(head+"  - repository: Octo/App\n  - {repository: octo/app, dependabot: true}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Targets[0].UseCase; got != "GitHub Actions - Octo/App GROO_PAT" {
+		t.Errorf("use case %q, want the spelling of the configuration", got)
+	}
+}
