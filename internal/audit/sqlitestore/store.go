@@ -139,15 +139,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // matter.
 func ownerOnly(path string, create bool) error {
 	if create {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			if err := f.Close(); err != nil {
+				return err
+			}
+		case !errors.Is(err, os.ErrExist):
 			return fmt.Errorf("create the database file: %w", err)
 		}
-		if err := f.Close(); err != nil {
-			return err
-		}
 	}
-	if err := os.Chmod(path, 0o600); err != nil && !(errors.Is(err, os.ErrNotExist) && !create) {
+	err := os.Chmod(path, 0o600)
+	switch {
+	case err == nil, errors.Is(err, os.ErrNotExist) && !create:
+	case errors.Is(err, os.ErrPermission):
+		// A file of another user (a shared volume) keeps the mode its
+		// owner gave it, as before; SQLite still opens it if it may.
+	default:
 		return fmt.Errorf("make %s readable by its owner only: %w", filepath.Base(path), err)
 	}
 	return nil
