@@ -338,7 +338,9 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if grooURL == "" {
 		grooURL = DefaultGrooURL
 	}
-	if u, err := parseBaseURL(grooURL); err != nil {
+	if u, err := parseBaseURL(grooURL); errors.Is(err, errPlainHTTP) {
+		bad(inGrooAPIURL, "%s %q %v", sourceNote(grooFrom), grooURL, err)
+	} else if err != nil {
 		bad(inGrooAPIURL, "%s %q %v; use e.g. %s", sourceNote(grooFrom), grooURL, err, DefaultGrooURL)
 	} else {
 		in.GrooURL = u
@@ -351,7 +353,9 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if ghURL == "" {
 		ghURL = DefaultGitHubURL
 	}
-	if u, err := parseBaseURL(ghURL); err != nil {
+	if u, err := parseBaseURL(ghURL); errors.Is(err, errPlainHTTP) {
+		bad(inGitHubAPIURL, "%s %q %v", sourceNote(ghFrom), ghURL, err)
+	} else if err != nil {
 		bad(inGitHubAPIURL, "%s %q %v; use e.g. %s or https://HOST/api/v3 for GitHub Enterprise Server", sourceNote(ghFrom), ghURL, err, DefaultGitHubURL)
 	} else {
 		in.GitHubURL = u
@@ -540,6 +544,10 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// errPlainHTTP is parseBaseURL's error for http:// to a host that is not
+// loopback; its message names the https URL to use.
+var errPlainHTTP = errors.New("is plain http")
+
 // parseBaseURL checks an API root and returns it without a trailing slash.
 func parseBaseURL(s string) (string, error) {
 	u, err := url.Parse(s)
@@ -555,8 +563,8 @@ func parseBaseURL(s string) (string, error) {
 	case u.Scheme == "http" && !ghsecret.IsLoopback(u.Hostname()):
 		// A credential goes with every request: only an emulator on this
 		// machine may be reached in clear.
-		return "", fmt.Errorf("is plain http to %s, which is not a loopback address, so the token would travel unencrypted "+
-			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); use https://%s", u.Hostname(), strings.TrimPrefix(strings.TrimRight(u.String(), "/"), "http://"))
+		return "", fmt.Errorf("%w to %s, which is not a loopback address, so the token would travel unencrypted "+
+			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); use https://%s", errPlainHTTP, u.Hostname(), strings.TrimPrefix(strings.TrimRight(u.String(), "/"), "http://"))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
