@@ -22,6 +22,11 @@ func main() {
 	// The runner sends SIGTERM when a job is cancelled: the context lets a
 	// rotation stop between steps instead of dying in the middle of one.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A write to a closed stdout pipe would raise SIGPIPE and end the
+	// process mid-rotation (a new token minted, the old one not revoked, no
+	// final audit event). Ignored, the write fails with EPIPE instead, which
+	// the step's log absorbs (action.StepLog) while the rotation goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	err := realMain(ctx, os.Args[1:], os.Stdout)
 	stop()
 	var u *usageError
@@ -71,5 +76,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return &usageError{fmt.Sprintf("unexpected argument %q: the runner passes the inputs as INPUT_* variables", args[0])}
 	}
-	return action.Run(ctx, githubactions.New(), action.Deps{Log: stdout})
+	log := action.NewStepLog(stdout, os.Stderr)
+	a := githubactions.New(githubactions.WithWriter(log.Lossy()))
+	return action.Run(ctx, a, action.Deps{Log: log, AuditFallback: os.Stderr})
 }

@@ -39,6 +39,9 @@ type Deps struct {
 	// the writer the Action prints to (stdout under a runner), so that masks
 	// come before every line that follows them.
 	Log io.Writer
+	// AuditFallback receives the audit's JSON lines that Log refuses (a
+	// closed stdout), so that each attempt keeps its events (os.Stderr).
+	AuditFallback io.Writer
 	// HTTPClient carries every request to Groo and GitHub.
 	HTTPClient *http.Client
 	// Engine tunes the rotation (tests shorten the write window).
@@ -57,6 +60,9 @@ func (e *FailedError) Unwrap() error { return e.Err }
 func Run(ctx context.Context, a *githubactions.Action, deps Deps) error {
 	if deps.Log == nil {
 		deps.Log = os.Stdout
+	}
+	if deps.AuditFallback == nil {
+		deps.AuditFallback = os.Stderr
 	}
 	if deps.HTTPClient == nil {
 		deps.HTTPClient = &http.Client{Timeout: 60 * time.Second}
@@ -145,9 +151,15 @@ func (r *runner) engine(ctx context.Context) (*rotation.Engine, error) {
 	return &rotation.Engine{
 		Groo:     gc,
 		Secrets:  ghsecret.NewClient(gh),
-		Recorder: audit.NewJSONLines(r.deps.Log),
+		Recorder: r.recorder(),
 		Config:   r.deps.Engine,
 	}, nil
+}
+
+// recorder writes the audit's JSON lines to the step's log, else to the
+// fallback.
+func (r *runner) recorder() audit.Recorder {
+	return fallbackRecorder{primary: audit.NewJSONLines(r.deps.Log), fallback: audit.NewJSONLines(r.deps.AuditFallback)}
 }
 
 func (r *runner) request() rotation.Request {
@@ -302,7 +314,7 @@ func (r *runner) plan(ctx context.Context) error {
 	}
 	ev := audit.Event{ID: planID(), Time: r.now(), Outcome: audit.OutcomePlanned, UseCase: p.UseCase, Target: p.Target,
 		Actor: actor(r.runURL), Tool: Tool, Replaced: live}
-	if err := audit.NewJSONLines(r.deps.Log).Record(ctx, ev); err != nil {
+	if err := r.recorder().Record(ctx, ev); err != nil {
 		warningf(r.a, "audit event not written: %v", err)
 	}
 	r.outputs(nil)

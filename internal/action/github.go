@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -19,24 +18,26 @@ import (
 // GitHub App on the target's owner. The installation token is masked as soon
 // as it exists: it is as powerful as a PAT.
 func newGitHubClient(ctx context.Context, in *Inputs, hc *http.Client, mask func(string)) (*github.Client, error) {
-	base, err := url.Parse(in.GitHubURL + "/") // go-github joins paths onto BaseURL: it needs the slash
-	if err != nil {
-		return nil, fmt.Errorf("github-api-url: %w", err)
-	}
+	// ghsecret.NewGitHubClient refuses plain http to anything but loopback
+	// before any request, and redirects to another origin.
 	if !in.usesApp() {
-		c := github.NewClient(hc).WithAuthToken(in.GitHubToken.reveal())
-		c.BaseURL = base
+		c, err := ghsecret.NewGitHubClient(in.GitHubURL, hc.Transport, hc.Timeout, ghsecret.TokenAuth(in.GitHubToken.reveal()))
+		if err != nil {
+			return nil, &InputError{Input: inGitHubAPIURL, Msg: err.Error()}
+		}
 		return c, nil
 	}
 
-	tr := hc.Transport
-	if tr == nil {
-		tr = http.DefaultTransport
+	var atr *ghinstallation.AppsTransport
+	appClient, err := ghsecret.NewGitHubClient(in.GitHubURL, hc.Transport, hc.Timeout, func(guarded http.RoundTripper) http.RoundTripper {
+		atr = ghinstallation.NewAppsTransportFromPrivateKey(guarded, in.AppID, in.AppKey)
+		atr.BaseURL = in.GitHubURL // ghinstallation appends /app/...: no trailing slash
+		atr.Client = ghsecret.NewHTTPClient(guarded, hc.Timeout)
+		return atr
+	})
+	if err != nil {
+		return nil, &InputError{Input: inGitHubAPIURL, Msg: err.Error()}
 	}
-	atr := ghinstallation.NewAppsTransportFromPrivateKey(tr, in.AppID, in.AppKey)
-	atr.BaseURL = in.GitHubURL // ghinstallation appends /app/...: no trailing slash
-	appClient := github.NewClient(&http.Client{Transport: atr, Timeout: hc.Timeout})
-	appClient.BaseURL = base
 
 	owner := installationOwner(in.Target)
 	var inst *github.Installation
@@ -50,14 +51,18 @@ func newGitHubClient(ctx context.Context, in *Inputs, hc *http.Client, mask func
 	}
 
 	itr := ghinstallation.NewFromAppsTransport(atr, inst.GetID())
+	itr.Client = atr.Client
 	emptyTokenOptions(&itr.InstallationTokenOptions)
 	tok, err := itr.Token(ctx) // fetch now, to mask it before any request uses it
 	if err != nil {
 		return nil, &appError{AppID: in.AppID, Owner: owner, Step: fmt.Sprintf("create installation token (installation %d)", inst.GetID()), Err: err}
 	}
 	mask(tok)
-	c := github.NewClient(&http.Client{Transport: itr, Timeout: hc.Timeout})
-	c.BaseURL = base
+	// itr sends through atr's guarded transport already.
+	c, err := ghsecret.NewGitHubClient(in.GitHubURL, hc.Transport, hc.Timeout, func(http.RoundTripper) http.RoundTripper { return itr })
+	if err != nil {
+		return nil, &InputError{Input: inGitHubAPIURL, Msg: err.Error()}
+	}
 	return c, nil
 }
 

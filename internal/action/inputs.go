@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -271,8 +272,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		bad(inEnvironment, "required with scope: environment; name the environment, e.g. environment: prod")
 	case scope != ghsecret.ScopeEnvironment && envName != "" && scopeOK:
 		bad(inEnvironment, "only used with scope: environment (scope is %s); remove it or set scope: environment", scope)
-	case envName != "" && !utf8.ValidString(envName):
-		bad(inEnvironment, "not valid UTF-8")
+	case envName != "" && ghsecret.ValidateEnvironment(envName) != nil:
+		bad(inEnvironment, "%v", ghsecret.ValidateEnvironment(envName))
 	default:
 		in.Target.Environment = envName
 	}
@@ -287,8 +288,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		if org == "" {
 			org = owner
 		}
-		if !ownerRE.MatchString(org) {
-			bad(inOrganization, "%q is not an organization login; use letters, digits and hyphens, e.g. octo", org)
+		if err := ghsecret.ValidateOwner("organization", org); err != nil {
+			bad(inOrganization, "%v", err)
 		} else {
 			in.Target.Org = org
 		}
@@ -342,6 +343,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if v := input(inExpiresIn); v != "" {
 		d, err := parseDuration(v)
 		switch {
+		case errors.Is(err, errDurationTooLong):
+			bad(inExpiresIn, "%q is too long: durations stop at about 106751d (292 years); use e.g. 168h or 7d", v)
 		case err != nil:
 			bad(inExpiresIn, "%q is not a duration; use Go durations like 168h or days like 7d", v)
 		case d < MinTTL:
@@ -354,6 +357,8 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if v := input(inRevokeGrace); v != "" {
 		d, err := parseDuration(v)
 		switch {
+		case errors.Is(err, errDurationTooLong):
+			bad(inRevokeGrace, "%q is too long: durations stop at about 106751d (292 years); use e.g. 0s, 15m or 1d", v)
 		case err != nil:
 			bad(inRevokeGrace, "%q is not a duration; use Go durations like 0s or 15m, or days like 1d", v)
 		case d < 0:
@@ -388,7 +393,9 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if grooURL == "" {
 		grooURL = DefaultGrooURL
 	}
-	if u, err := parseBaseURL(grooURL); err != nil {
+	if u, err := parseBaseURL(grooURL); errors.Is(err, errPlainHTTP) {
+		bad(inGrooAPIURL, "%s %q %v", sourceNote(grooFrom), safetext.RedactURL(grooURL), err)
+	} else if err != nil {
 		bad(inGrooAPIURL, "%s %q %v; use e.g. %s", sourceNote(grooFrom), safetext.RedactURL(grooURL), err, DefaultGrooURL)
 	} else {
 		in.GrooURL = u
@@ -401,7 +408,9 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	if ghURL == "" {
 		ghURL = DefaultGitHubURL
 	}
-	if u, err := parseBaseURL(ghURL); err != nil {
+	if u, err := parseBaseURL(ghURL); errors.Is(err, errPlainHTTP) {
+		bad(inGitHubAPIURL, "%s %q %v", sourceNote(ghFrom), safetext.RedactURL(ghURL), err)
+	} else if err != nil {
 		bad(inGitHubAPIURL, "%s %q %v; use e.g. %s or https://HOST/api/v3 for GitHub Enterprise Server", sourceNote(ghFrom), safetext.RedactURL(ghURL), err, DefaultGitHubURL)
 	} else {
 		in.GitHubURL = u
@@ -505,20 +514,16 @@ func masksFor(v string) []string {
 	return out
 }
 
-var (
-	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-)
-
 func splitRepository(s string) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(s, "/")
-	switch {
-	case !ok || strings.Contains(name, "/"):
+	if !ok || strings.Contains(name, "/") {
 		return "", "", errors.New("is not owner/name")
-	case !ownerRE.MatchString(owner):
-		return "", "", fmt.Errorf("has an invalid owner %q", owner)
-	case !repoRE.MatchString(name) || name == "." || name == "..":
-		return "", "", fmt.Errorf("has an invalid repository name %q", name)
+	}
+	if err := ghsecret.ValidateOwner("owner", owner); err != nil {
+		return "", "", fmt.Errorf("has an invalid owner (%w)", err)
+	}
+	if err := ghsecret.ValidateRepo(name); err != nil {
+		return "", "", fmt.Errorf("has an invalid repository name (%w)", err)
 	}
 	return owner, name, nil
 }
@@ -537,8 +542,8 @@ func splitSelected(s, org string) ([]string, error) {
 			}
 			name = n
 		}
-		if !repoRE.MatchString(name) {
-			return nil, fmt.Errorf("%q is not a repository name", f)
+		if err := ghsecret.ValidateRepo(name); err != nil {
+			return nil, fmt.Errorf("%q is not a repository name (%w)", f, err)
 		}
 		if !seen[strings.ToLower(name)] {
 			seen[strings.ToLower(name)] = true
@@ -551,26 +556,53 @@ func splitSelected(s, org string) ([]string, error) {
 	return out, nil
 }
 
+// errDurationTooLong is a duration beyond what time.Duration holds.
+var errDurationTooLong = errors.New("duration too long")
+
+const maxDuration = time.Duration(math.MaxInt64)
+
+// goDuration is time.ParseDuration's syntax: a failed parse of a string of
+// this shape is an overflow.
+var goDuration = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
+
 // parseDuration accepts Go durations and a leading day count: 7d, 1d12h.
+// One longer than time.Duration holds is errDurationTooLong, never wrapped.
 func parseDuration(s string) (time.Duration, error) {
+	goParse := func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil && goDuration.MatchString(s) {
+			return 0, errDurationTooLong
+		}
+		return d, err
+	}
 	days, rest, ok := strings.Cut(s, "d")
 	if !ok {
-		return time.ParseDuration(s)
+		return goParse(s)
 	}
-	n, err := strconv.ParseUint(days, 10, 16)
-	if err != nil || days == "" {
+	n, err := strconv.ParseUint(days, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && n > uint64(maxDuration/(24*time.Hour)):
+		return 0, errDurationTooLong
+	case err != nil || days == "":
 		return 0, fmt.Errorf("bad day count in %q", s)
 	}
 	d := time.Duration(n) * 24 * time.Hour
 	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 {
+		r, err := goParse(rest)
+		switch {
+		case errors.Is(err, errDurationTooLong), err == nil && r > maxDuration-d:
+			return 0, errDurationTooLong
+		case err != nil || r < 0:
 			return 0, fmt.Errorf("bad duration after days in %q", s)
 		}
 		d += r
 	}
 	return d, nil
 }
+
+// errPlainHTTP is parseBaseURL's error for http:// to a host that is not
+// loopback; its message names the https URL to use.
+var errPlainHTTP = errors.New("is plain http")
 
 // parseBaseURL checks an API root and returns it without a trailing slash.
 func parseBaseURL(s string) (string, error) {
@@ -584,6 +616,11 @@ func parseBaseURL(s string) (string, error) {
 		return "", errors.New("has no host")
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return "", errors.New("must not carry a query, fragment or user info")
+	case u.Scheme == "http" && !ghsecret.IsLoopback(u.Hostname()):
+		// A credential goes with every request: only an emulator on this
+		// machine may be reached in clear.
+		return "", fmt.Errorf("%w to %s, which is not a loopback address, so the token would travel unencrypted "+
+			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); use https://%s", errPlainHTTP, u.Hostname(), strings.TrimPrefix(strings.TrimRight(u.String(), "/"), "http://"))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

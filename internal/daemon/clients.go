@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 
@@ -82,34 +81,40 @@ func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Lo
 // ghinstallation mints and refreshes.
 func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
 	counted := m.Transport("github", base)
-	var gh *github.Client
 	if app := cfg.GitHub.App; app != nil {
 		pem, err := os.ReadFile(app.PrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: github app: read private-key-file: %w", ErrCredential, err)
 		}
-		itr, err := ghinstallation.New(counted, app.ID, app.InstallationID, pem)
+		guarded := ghsecret.GuardTransport(counted)
+		itr, err := ghinstallation.New(guarded, app.ID, app.InstallationID, pem)
 		if err != nil {
 			return nil, fmt.Errorf("%w: github app %d: private-key-file %s: %w", ErrCredential, app.ID, app.PrivateKeyFile, err)
 		}
 		itr.BaseURL = cfg.GitHub.APIURL
+		itr.Client = ghsecret.NewHTTPClient(guarded, 0)
 		emptyTokenOptions(&itr.InstallationTokenOptions)
-		gh = github.NewClient(&http.Client{Transport: itr})
-	} else {
-		tok, err := readSecret("github", cfg.GitHub.TokenEnv, cfg.GitHub.TokenFile, getenv)
+		// itr sends through the guarded transport already.
+		gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, 0, func(http.RoundTripper) http.RoundTripper { return itr })
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("github api-url: %w", err)
 		}
-		gh = github.NewClient(&http.Client{Transport: counted}).WithAuthToken(tok)
+		gh.UserAgent = userAgent
+		return gh, nil
 	}
-	gh.UserAgent = "pat-rotator (+https://github.com/groo/pat-action)"
-	u, err := url.Parse(strings.TrimRight(cfg.GitHub.APIURL, "/") + "/")
+	tok, err := readSecret("github", cfg.GitHub.TokenEnv, cfg.GitHub.TokenFile, getenv)
 	if err != nil {
-		return nil, fmt.Errorf("github api-url %q: %w", safetext.RedactURL(cfg.GitHub.APIURL), err)
+		return nil, err
 	}
-	gh.BaseURL = u
+	gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, 0, ghsecret.TokenAuth(tok))
+	if err != nil {
+		return nil, fmt.Errorf("github api-url: %w", err)
+	}
+	gh.UserAgent = userAgent
 	return gh, nil
 }
+
+const userAgent = "pat-rotator (+https://github.com/groo/pat-action)"
 
 // emptyTokenOptions gives an installation transport empty token options.
 // Left nil, ghinstallation sends the JSON body null with

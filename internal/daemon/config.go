@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,7 +126,9 @@ func (a AuditSettings) Policy() audit.Policy {
 
 // LeaseTTL bounds a rotation's hold on its use case: its writes end within
 // the write window of the mint, and the margin covers the reads before it.
-func (c *Config) LeaseTTL() time.Duration { return c.Rotation.WriteWindow + c.Daemon.LeaseMargin }
+func (c *Config) LeaseTTL() time.Duration {
+	return addDurations(c.Rotation.WriteWindow, c.Daemon.LeaseMargin)
+}
 
 // TargetConfig is one target with its settings resolved.
 type TargetConfig struct {
@@ -198,6 +202,10 @@ func ParseConfig(name string, data []byte, getenv func(string) string) (*Config,
 	if cfg != nil {
 		if u := strings.TrimSpace(getenv(GrooAccountsURLEnv)); u != "" {
 			cfg.Groo.APIURL = strings.TrimRight(u, "/")
+			if err := plainHTTP(u); err != nil {
+				p.errs = append(p.errs, &ConfigError{File: name, Line: 1, Path: "groo.api-url",
+					Msg: fmt.Sprintf("%s overrides it: %v", GrooAccountsURLEnv, err)})
+			}
 		}
 	}
 	if len(p.errs) > 0 {
@@ -341,7 +349,7 @@ func (p *parser) parse(data []byte) *Config {
 		}
 	}
 	if cfg.Daemon.ShutdownTimeout == 0 {
-		cfg.Daemon.ShutdownTimeout = cfg.Rotation.WriteWindow + cfg.Daemon.LeaseMargin + 30*time.Second
+		cfg.Daemon.ShutdownTimeout = addDurations(cfg.Rotation.WriteWindow, cfg.Daemon.LeaseMargin, 30*time.Second)
 	}
 
 	if targets == nil {
@@ -493,6 +501,10 @@ func (p *parser) duration(v *yaml.Node, path string) (time.Duration, bool) {
 		return 0, false
 	}
 	d, err := parseDuration(s)
+	if errors.Is(err, ErrDurationTooLong) {
+		p.errorf(v, path, "%q is too long: durations stop at about 106751d (292 years); write a shorter one, e.g. 90d", s)
+		return 0, false
+	}
 	if err != nil {
 		p.errorf(v, path, "%q is not a duration; write e.g. 90m, 72h or 7d", s)
 		return 0, false
@@ -504,19 +516,54 @@ func (p *parser) duration(v *yaml.Node, path string) (time.Duration, bool) {
 	return d, true
 }
 
-// ParseDuration reads a Go duration (90m, 72h) or whole days (7d).
+// ParseDuration reads a Go duration (90m, 72h) or whole days (7d). One
+// longer than a time.Duration holds is ErrDurationTooLong, never wrapped.
 func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
+// ErrDurationTooLong is a duration beyond what time.Duration holds
+// (about 292 years).
+var ErrDurationTooLong = errors.New("duration too long")
+
+const maxDuration = time.Duration(math.MaxInt64)
+
+// goDuration is time.ParseDuration's syntax: a failed parse of a string of
+// this shape is an overflow.
+var goDuration = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
+		n, err := strconv.ParseInt(days, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+		}
 		if err != nil {
 			return 0, err
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		const day = int64(24 * time.Hour)
+		if n > math.MaxInt64/day || n < math.MinInt64/day {
+			return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+		}
+		return time.Duration(n * day), nil
 	}
-	return time.ParseDuration(s)
+	d, err := time.ParseDuration(s)
+	if err != nil && goDuration.MatchString(s) {
+		return 0, fmt.Errorf("%w: %q", ErrDurationTooLong, s)
+	}
+	return d, err
+}
+
+// addDurations sums durations of the configuration, stopping at the
+// largest one instead of wrapping to a negative.
+func addDurations(ds ...time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		if d > 0 && sum > maxDuration-d {
+			return maxDuration
+		}
+		sum += d
+	}
+	return sum
 }
 
 func (p *parser) url(v *yaml.Node, path string) (string, bool) {
@@ -534,7 +581,26 @@ func (p *parser) url(v *yaml.Node, path string) (string, bool) {
 			"(e.g. %s) and name the credential with token-env or token-file", safetext.RedactURL(s), DefaultGrooURL)
 		return "", false
 	}
+	if err := plainHTTP(s); err != nil {
+		p.errorf(v, path, "%v", err)
+		return "", false
+	}
 	return strings.TrimRight(s, "/"), true
+}
+
+// plainHTTP refuses an http:// URL whose host is not a loopback address:
+// a credential goes with every request, and only an emulator on this
+// machine may be reached in clear.
+func plainHTTP(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL; write e.g. https://api.github.com", s)
+	}
+	if u.Scheme == "http" && !ghsecret.IsLoopback(u.Hostname()) {
+		return fmt.Errorf("%q is plain http to %s, which is not a loopback address, so the credential would travel unencrypted "+
+			"(plain http is only for an emulator on 127.0.0.1, ::1 or localhost); write https://%s", s, u.Hostname(), strings.TrimPrefix(strings.TrimRight(s, "/"), "http://"))
+	}
+	return nil
 }
 
 func (p *parser) parseGroo(n *yaml.Node, path string, g *GrooSettings) {
@@ -714,6 +780,9 @@ func (p *parser) parseTargets(n *yaml.Node, cfg *Config) {
 	if len(n.Content) == 0 {
 		p.errorf(n, "targets", "empty; add at least one target, e.g. - repository: octo/app")
 	}
+	// GitHub compares owners, repositories, environments and secret names
+	// without regard to case, so both are keyed folded; each target keeps
+	// the spelling it was written with (its use case is named with it).
 	useCases := map[string]*TargetConfig{}
 	secrets := map[string]*TargetConfig{}
 	sched := newScheduleCache(p.now)
@@ -723,17 +792,23 @@ func (p *parser) parseTargets(n *yaml.Node, cfg *Config) {
 		if t == nil {
 			continue
 		}
-		if prev := useCases[t.UseCase]; prev != nil {
-			p.errorf(item, path, "use case %q is already the use case of %s (line %d); two targets never share one: remove one, or give one a distinct token-name",
-				t.UseCase, prev.Name, prev.Line)
+		useCaseKey := strings.ToLower(t.UseCase)
+		if prev := useCases[useCaseKey]; prev != nil {
+			how := ""
+			if prev.UseCase != t.UseCase {
+				how = fmt.Sprintf(" (as %q: names that differ only in case are one)", prev.UseCase)
+			}
+			p.errorf(item, path, "use case %q is already the use case of %s (line %d)%s; two targets never share one: remove one, or give one a distinct token-name",
+				t.UseCase, prev.Name, prev.Line, how)
 			continue
 		}
-		secretKey := t.Target.Key() + " " + strings.ToUpper(t.Target.Name)
+		secretKey := t.Target.FoldedKey()
 		if prev := secrets[secretKey]; prev != nil {
-			p.errorf(item, path, "%s is already written by the target at line %d (secret names are case-insensitive); remove one", t.Name, prev.Line)
+			p.errorf(item, path, "%s is already written by the target at line %d as %s (GitHub compares owners, repositories, environments and secret names without regard to case); remove one",
+				t.Name, prev.Line, prev.Name)
 			continue
 		}
-		useCases[t.UseCase] = t
+		useCases[useCaseKey] = t
 		secrets[secretKey] = t
 		cfg.Targets = append(cfg.Targets, t)
 	}
@@ -762,7 +837,7 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 	}
 	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
 		"repository":   setStr(&f.repository, true),
-		"environment":  setStr(&f.environment, true),
+		"environment":  setStr(&f.environment, false), // untrimmed: ValidateEnvironment refuses spaces at its ends
 		"organization": setStr(&f.organization, true),
 		"secret":       setStr(&f.secret, false),
 		"visibility":   setStr(&f.visibility, true),
@@ -821,7 +896,17 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 			p.errorf(at("repository"), path+".repository", "%q: write owner/name, e.g. octo/app", f.repository)
 			return nil
 		}
+		if err := errors.Join(ghsecret.ValidateOwner("owner", owner), ghsecret.ValidateRepo(repo)); err != nil {
+			p.errorf(at("repository"), path+".repository", "%q: %v", f.repository, strings.ReplaceAll(err.Error(), "\n", "; "))
+			return nil
+		}
 		t.Owner, t.Repo = owner, repo
+		if _, set := f.nodes["environment"]; set {
+			if err := ghsecret.ValidateEnvironment(f.environment); err != nil {
+				p.errorf(at("environment"), path+".environment", "%v", err)
+				return nil
+			}
+		}
 		switch {
 		case f.environment != "" && f.dependabot:
 			p.errorf(at("dependabot"), path, "Dependabot secrets have no environment scope; remove environment or dependabot")
@@ -836,6 +921,10 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 	case f.organization != "":
 		if f.environment != "" {
 			p.errorf(at("environment"), path, "environments belong to repositories; use repository: OWNER/NAME with environment, or drop environment")
+			return nil
+		}
+		if err := ghsecret.ValidateOwner("organization", f.organization); err != nil {
+			p.errorf(at("organization"), path+".organization", "%v", err)
 			return nil
 		}
 		t.Org = f.organization
@@ -901,7 +990,7 @@ func (p *parser) parseTarget(n *yaml.Node, path string, def Defaults, sched *sch
 		p.errorf(at("ttl"), path+".ttl", "0; a token needs a lifetime, e.g. ttl: 72h")
 		return nil
 	}
-	if need := maxGap + tc.Grace + tc.Jitter; tc.TTL <= need {
+	if need := addDurations(maxGap, tc.Grace, tc.Jitter); tc.TTL <= need {
 		p.errorf(at("ttl"), path+".ttl",
 			"%s does not outlast the schedule's longest interval (%s, %q) + revoke-grace (%s) + jitter (%s) = %s: the token would expire before its successor; raise ttl above %s or run the schedule more often",
 			fmtDur(tc.TTL), fmtDur(maxGap), tc.ScheduleSpec, fmtDur(tc.Grace), fmtDur(tc.Jitter), fmtDur(need), fmtDur(need))

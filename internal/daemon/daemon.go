@@ -60,6 +60,7 @@ type Daemon struct {
 	now      func() time.Time
 	onResult func(TargetResult)
 	ln       net.Listener
+	limits   serverLimits // of the HTTP server; tests shorten them
 
 	sem     chan struct{}
 	targets []*target
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, metrics: NewMetrics(), holder: opts.Holder,
 		actor: Tool + "@" + host, now: opts.Now, onResult: opts.OnResult, ln: opts.Listener,
+		limits: defaultServerLimits,
 		sem:    make(chan struct{}, max(cfg.Daemon.Concurrency, 1)),
 		byName: map[string]*target{},
 	}
@@ -558,7 +560,7 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 		next := t.cfg.Schedule.Next(now)
 		// The next run may start up to jitter late and takes up to a write
 		// window; the token must outlive that.
-		deadline := next.Add(t.cfg.Jitter + d.cfg.Rotation.WriteWindow)
+		deadline := next.Add(addDurations(t.cfg.Jitter, d.cfg.Rotation.WriteWindow))
 		if !ok || !exp.After(deadline) {
 			reason := "no live token"
 			if ok {
@@ -585,7 +587,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	if ln != nil {
-		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv = d.newServer()
 		go func() { _ = srv.Serve(ln) }()
 		d.log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
 	}
@@ -624,6 +626,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-stopped.Done()
 	d.log.Info("stopped")
 	return nil
+}
+
+// serverLimits bound what a client of /healthz, /readyz and /metrics may
+// hold: a connection that sends its headers slowly, a request or answer
+// that never ends, an idle keep-alive connection, oversized headers.
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+var defaultServerLimits = serverLimits{
+	readHeader:     5 * time.Second,
+	read:           10 * time.Second,
+	write:          30 * time.Second, // /metrics of a large fleet
+	idle:           60 * time.Second,
+	maxHeaderBytes: 16 << 10,
+}
+
+// newServer is the HTTP server of Handler, with d.limits.
+func (d *Daemon) newServer() *http.Server {
+	return &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: d.limits.readHeader,
+		ReadTimeout:       d.limits.read,
+		WriteTimeout:      d.limits.write,
+		IdleTimeout:       d.limits.idle,
+		MaxHeaderBytes:    d.limits.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // newCron schedules every target on its own schedule. Recover keeps a panic

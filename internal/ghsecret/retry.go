@@ -207,7 +207,12 @@ func classify(err error, now time.Time) (v verdict, status int, wait time.Durati
 		acc *github.AcceptedError
 		er  *github.ErrorResponse
 	)
+	var rde *RedirectError
 	switch {
+	case errors.As(err, &rde):
+		return refuse, rde.StatusCode, 0, false // following it would hand the credential to another origin
+	case errors.Is(err, ErrInsecureURL):
+		return refuse, 0, 0, false // nothing was sent, and nothing would be
 	case errors.As(err, &rle):
 		if rle.Rate.Reset.Time.IsZero() {
 			return primary, statusOf(rle.Response), 0, false
@@ -293,6 +298,13 @@ func refusal(r request, status int, err error) *RefusedError {
 		re.Message = err.Error()
 	}
 	re.Hint = hint(r, status)
+	var rde *RedirectError
+	switch {
+	case errors.As(err, &rde):
+		re.Message, re.Hint = rde.Error(), "" // it names the fix
+	case errors.Is(err, ErrInsecureURL):
+		re.Message, re.Hint = insecureMessage(err), ""
+	}
 	return re
 }
 

@@ -58,11 +58,12 @@ func (t Target) Validate() error {
 	var err error
 	switch t.Scope {
 	case ScopeRepository, ScopeDependabot:
-		err = firstErr(need("owner", t.Owner), need("repository", t.Repo))
+		err = firstErr(need("owner", t.Owner), need("repository", t.Repo), ValidateOwner("owner", t.Owner), ValidateRepo(t.Repo))
 	case ScopeEnvironment:
-		err = firstErr(need("owner", t.Owner), need("repository", t.Repo), need("environment", t.Environment))
+		err = firstErr(need("owner", t.Owner), need("repository", t.Repo), need("environment", t.Environment),
+			ValidateOwner("owner", t.Owner), ValidateRepo(t.Repo), ValidateEnvironment(t.Environment))
 	case ScopeOrganization, ScopeDependabotOrganization:
-		err = need("organization", t.Org)
+		err = firstErr(need("organization", t.Org), ValidateOwner("organization", t.Org))
 	default:
 		return fmt.Errorf("unknown scope %q: use one of repository, environment, organization, dependabot, dependabot-organization", t.Scope)
 	}
@@ -98,6 +99,16 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// SameSecret reports whether t and u name one secret on GitHub, which
+// compares owners, repositories, organizations, environments and secret
+// names without regard to case: octo/app GROO_PAT and Octo/App groo_pat
+// are one secret.
+func (t Target) SameSecret(u Target) bool { return t.FoldedKey() == u.FoldedKey() }
+
+// FoldedKey is Key and the secret name with case folded, for comparisons
+// (SameSecret); Key and String keep the spelling they were given.
+func (t Target) FoldedKey() string { return strings.ToLower(t.Key() + " " + t.Name) }
 
 // Key is the scope key the emulator and the audit use:
 // repo:octo/app, env:octo/app:prod/eu, org:octo, dependabot:octo/app, dependabot-org:octo.

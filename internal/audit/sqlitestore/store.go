@@ -123,6 +123,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite store: create directory: %w", err)
 		}
 	}
+	// The files hold audit data and leases: keep them to their owner. SQLite
+	// creates -wal and -shm with the database file's mode, so the file is made
+	// 0600 before SQLite first opens it (an older one is tightened); the
+	// companions are set again below, in case a crash left older ones.
+	if err := ownerOnly(path, true); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -141,9 +148,41 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	// The file holds audit data; keep it to its owner.
-	_ = os.Chmod(path, 0o600)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := ownerOnly(f, false); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+	}
 	return s, nil
+}
+
+// ownerOnly makes the file at path mode 0600, creating it (empty, which
+// SQLite takes for a new database) when create is set; a missing file is
+// left missing otherwise. The mode is set with chmod, so the umask does not
+// matter.
+func ownerOnly(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			if err := f.Close(); err != nil {
+				return err
+			}
+		case !errors.Is(err, os.ErrExist):
+			return fmt.Errorf("create the database file: %w", err)
+		}
+	}
+	err := os.Chmod(path, 0o600)
+	switch {
+	case err == nil, errors.Is(err, os.ErrNotExist) && !create:
+	case errors.Is(err, os.ErrPermission):
+		// A file of another user (a shared volume) keeps the mode its
+		// owner gave it, as before; SQLite still opens it if it may.
+	default:
+		return fmt.Errorf("make %s readable by its owner only: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // Path is the database file.
