@@ -169,7 +169,7 @@ func TestParseInputsRefusesBadNames(t *testing.T) {
 		{"organization ending with a hyphen", base(map[string]string{inScope: "organization", inOrganization: "octo-"}), inOrganization, "starts or ends with a hyphen"},
 		{"environment with a question mark", base(map[string]string{inScope: "environment", inEnvironment: "prod?x=1"}), inEnvironment, "'?'"},
 		{"environment with a hash", base(map[string]string{inScope: "environment", inEnvironment: "prod#1"}), inEnvironment, "'#'"},
-		{"environment with a line break", base(map[string]string{inScope: "environment", inEnvironment: "prod\nx"}), inEnvironment, "control character"},
+		{"environment with a line break", base(map[string]string{inScope: "environment", inEnvironment: "prod\nx"}), inEnvironment, "line break"},
 		{"environment too long", base(map[string]string{inScope: "environment", inEnvironment: strings.Repeat("e", 256)}), inEnvironment, "at most 255"},
 		{"selected repository dot dot", base(map[string]string{inScope: "organization", inVisibility: "selected", inSelected: "app,.."}), inSelected, "reserved"},
 	}

@@ -161,7 +161,7 @@ func TestParseConfigRefusesBadNames(t *testing.T) {
 		{"repository with a space", head + "  - {repository: \"octo/my app\"}\n", `^c\.yaml:4: targets\[0\]\.repository: .*has ' '`},
 		{"organization with an underscore", head + "  - organization: octo_org\n", `^c\.yaml:4: targets\[0\]\.organization: invalid target: organization "octo_org" has '_'`},
 		{"environment with a line break", head + "  - {repository: octo/app, environment: \"prod\\nx\"}\n",
-			`^c\.yaml:4: targets\[0\]\.environment: .*control character.*one line`},
+			`^c\.yaml:4: targets\[0\]\.environment: a line break .* single-line text`},
 		{"environment with a question mark", head + "  - {repository: octo/app, environment: \"prod?x\"}\n", `^c\.yaml:4: targets\[0\]\.environment: .*GitHub refuses '\?' and '#'`},
 		{"environment with a trailing space", head + "  - {repository: octo/app, environment: \"prod \"}\n",
 			`^c\.yaml:4: targets\[0\]\.environment: invalid target: environment "prod " starts or ends with white space; remove it`},
