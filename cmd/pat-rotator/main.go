@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
-	"github.com/groo/pat-action/internal/audit/sqlitestore"
+	"github.com/groo/pat-action/internal/audit/storeopen"
 	"github.com/groo/pat-action/internal/daemon"
 )
 
@@ -187,7 +187,7 @@ func (c cli) run(ctx context.Context, args []string) error {
 
 	if cmd == "history" {
 		// The history needs the store only: no credential.
-		store, err := sqlitestore.OpenDSN(ctx, cfg.Store)
+		store, err := storeopen.Open(ctx, cfg.Store, "")
 		if err != nil {
 			return err
 		}
