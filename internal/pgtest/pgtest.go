@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,6 +139,9 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// debianBins is where Debian's postgresql packages put the server binaries.
+var debianBins = "/usr/lib/postgresql/*/bin"
+
 // Binaries finds the directory holding initdb and pg_ctl: PATH first, then
 // the highest version under /usr/lib/postgresql/*/bin.
 func Binaries() (string, error) {
@@ -147,7 +151,7 @@ func Binaries() (string, error) {
 			return dir, nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(debianBins)
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {
 		_, e1 := os.Stat(filepath.Join(d, "initdb"))
@@ -199,6 +203,7 @@ func start() (*Cluster, error) {
 			break
 		}
 		if err = c.pgCtl("start", "-o", c.serverOptions()); err == nil {
+			c.watchdog()
 			return c, nil
 		}
 		if attempt == 2 {
@@ -210,6 +215,24 @@ func start() (*Cluster, error) {
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.Dir, "data") }
+
+// watchdog stops the cluster and removes its directory should this process
+// end without Stop (a test timeout's panic, a kill): a detached shell polls
+// for it every second.
+func (c *Cluster) watchdog() {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	stop := append(append([]string{}, c.asUser...), filepath.Join(c.Bin, "pg_ctl"), "stop", "-D", c.data(), "-m", "immediate")
+	for i := range stop {
+		stop[i] = q(stop[i])
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; if [ -d %s ]; then %s >/dev/null 2>&1; rm -rf %s; fi",
+		os.Getpid(), q(c.data()), strings.Join(stop, " "), q(c.Dir))
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err == nil {
+		go func() { _ = cmd.Wait() }()
+	}
+}
 
 func (c *Cluster) serverOptions() string {
 	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",

@@ -222,14 +222,13 @@ func TestPasswordSources(t *testing.T) {
 	c := pgtest.Shared(t)
 	dsn := pgtest.NewDatabase(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
-	const role, pw = "pat_pw", "Corr3ct-horse"
+	role, pw := "pw_"+db, "Corr3ct-horse"
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
 	for _, q := range []string{
-		`DROP ROLE IF EXISTS ` + role,
 		`CREATE ROLE ` + role + ` LOGIN PASSWORD '` + pw + `'`,
 		`GRANT ALL ON SCHEMA public TO ` + role,
 	} {
