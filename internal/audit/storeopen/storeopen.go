@@ -34,5 +34,5 @@ func Open(ctx context.Context, dsn, passwordFile string) (audit.Store, error) {
 		return s, nil
 	}
 	return nil, errors.New("open store: unknown DSN; use sqlite:///absolute/path.db, sqlite://./relative.db, " +
-		"postgres://USER@HOST:PORT/DB?sslmode=verify-full or host=... dbname=... user=...")
+		"postgres://USER@HOST:PORT/DB?sslmode=verify-full or a libpq key=value string (host=HOST dbname=DB user=USER)")
 }
