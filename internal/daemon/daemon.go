@@ -133,7 +133,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	d.engine = &rotation.Engine{
 		Groo:     d.grooC,
 		Secrets:  d.secrets,
-		Recorder: d.store,
+		Recorder: audit.FencedRecorder{Store: d.store}, // fenced by the lease in the rotation's context
 		History:  d.store,
 		Config: rotation.Config{
 			WriteWindow: cfg.Rotation.WriteWindow,
@@ -293,7 +293,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	}()
 
 	start := d.now()
-	res, err := d.engine.Rotate(rctx, rotation.Request{
+	res, err := d.engine.Rotate(audit.WithLease(rctx, held), rotation.Request{
 		Target:         t.cfg.Target,
 		UseCase:        t.cfg.UseCase,
 		Credential:     d.cred,

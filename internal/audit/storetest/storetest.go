@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 		{"LeaseConcurrentTakeover", testLeaseConcurrentTakeover},
 		{"FencedWrites", testFencedWrites},
 		{"FencedWritesRaceTakeover", testFencedRace},
+		{"FencedRecorderUsesTheContextsLease", testFencedRecorder},
 		{"MutationSlots", testMutationSlots},
 		{"MutationSlotsConcurrent", testMutationSlotsConcurrent},
 	}
@@ -770,6 +771,45 @@ func testFencedRace(t *testing.T, s audit.Store) {
 			t.Errorf("round %d: %d events stored, %d accepted", round, len(h), len(accepted))
 		}
 		mu.Unlock()
+	}
+}
+
+func testFencedRecorder(t *testing.T, s audit.Store) {
+	c := ctx(t)
+	const ttl = 150 * time.Millisecond
+	r := audit.FencedRecorder{Store: s}
+	l1, err := s.AcquireLease(c, uc, "host-a/1/aaaaaa", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	under := audit.WithLease(c, l1)
+	if got, ok := audit.LeaseFrom(under); !ok || got != l1 {
+		t.Fatalf("LeaseFrom = %+v, %v", got, ok)
+	}
+	if err := r.Record(under, audit.Event{ID: "a1", Time: time.Now(), Outcome: audit.OutcomeStarted, UseCase: uc}); err != nil {
+		t.Fatal(err)
+	}
+	expire(ttl)
+	if _, err := s.AcquireLease(c, uc, "host-b/2/bbbbbb", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Record(under, audit.Event{ID: "a1", Time: time.Now(), Outcome: audit.OutcomeSucceeded, UseCase: uc}); !errors.Is(err, audit.ErrLeaseLost) {
+		t.Errorf("record under the taken lease = %v, want audit.ErrLeaseLost", err)
+	}
+	// Without a lease, or for another use case, it is a plain Record.
+	if err := r.Record(c, audit.Event{ID: "p1", Time: time.Now(), Outcome: audit.OutcomePlanned, UseCase: uc}); err != nil {
+		t.Error(err)
+	}
+	if err := r.Record(under, audit.Event{ID: "o1", Time: time.Now(), Outcome: audit.OutcomePlanned, UseCase: "other"}); err != nil {
+		t.Error(err)
+	}
+	h, _ := s.History(c, audit.HistoryQuery{})
+	got := map[string]audit.Outcome{}
+	for _, e := range h {
+		got[e.ID] = e.Outcome
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[string]audit.Outcome{"a1": audit.OutcomeAbandoned, "p1": audit.OutcomePlanned, "o1": audit.OutcomePlanned}) {
+		t.Errorf("history = %v", got)
 	}
 }
 
