@@ -173,7 +173,13 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	tmp := ""
+	if os.Geteuid() == 0 {
+		// The postgres user must reach the directory: /tmp rather than a
+		// TMPDIR that may sit under root's home.
+		tmp = "/tmp"
+	}
+	dir, err := os.MkdirTemp(tmp, "pgtest-")
 	if err != nil {
 		return nil, err
 	}

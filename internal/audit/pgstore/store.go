@@ -5,10 +5,10 @@
 // It talks to the server through pgx/v5's native interface and its pool
 // (pgxpool), not through database/sql: the pool's BeforeConnect hook reads
 // the password file at every new connection (a rotated database password is
-// picked up without a restart), its ping of idle connections drops the ones
-// a server restart broke, server errors come typed (*pgconn.PgError), and
-// nothing of database/sql's second pool and its conversions stands between
-// the store and the server.
+// picked up without a restart), its ping as a connection leaves the pool
+// replaces the ones a server restart broke before a call fails on them,
+// server errors come typed (*pgconn.PgError), and nothing of database/sql's
+// second pool and its conversions stands between the store and the server.
 //
 // Every time the store decides with (a lease's expiry, a takeover, a
 // mutation slot, when an event was recorded) is the database's clock,
@@ -128,6 +128,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "pat-rotator"
+	}
+	// Every connection is pinged as it leaves the pool: one round trip per
+	// store call (a handful per rotation) buys that a connection a server
+	// restart or failover broke is replaced before a call fails on it.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = 10 * time.Second
 	}
 	if o.passwordFile != "" {
 		path := o.passwordFile
