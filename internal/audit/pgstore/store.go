@@ -254,9 +254,6 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return *v, nil
 }
 
-// Pool is the store's connection pool, for tests and tools.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

@@ -88,7 +88,8 @@ CREATE TABLE leases (
 );
 `,
 	// 2: lease terms (fencing) and the shared pacing of GitHub mutations. A
-	// released lease keeps its row (with an empty holder) so that its term keeps growing.
+	// released lease keeps its row (with an empty holder) so that its term
+	// keeps growing.
 	2: `
 ALTER TABLE leases ADD COLUMN term BIGINT NOT NULL DEFAULT 1;
 
