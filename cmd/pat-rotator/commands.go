@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
-	"github.com/groo/pat-action/internal/audit/sqlitestore"
+	"github.com/groo/pat-action/internal/audit/storeopen"
 	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/demo"
 	"github.com/groo/pat-action/internal/safetext"
@@ -174,7 +174,7 @@ func (c *planCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlitestore.OpenDSN(ctx, cfg.Store, sqlitestore.Existing())
+	store, err := storeopen.OpenExisting(ctx, cfg.Store, "")
 	if err != nil {
 		return &runError{err}
 	}
@@ -241,7 +241,7 @@ func (c *historyCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	// The history needs the store only: no credential.
-	store, err := sqlitestore.OpenDSN(ctx, cfg.Store, sqlitestore.Existing())
+	store, err := storeopen.OpenExisting(ctx, cfg.Store, "")
 	if err != nil {
 		return &runError{err}
 	}

@@ -8,12 +8,15 @@ import (
 )
 
 // Store is pat-rotator's memory: rotation events (I7), the token each use
-// case's secret holds, the revokes left pending, and a lease per use case
-// that serialises rotations across processes. SQLite implements it; the
-// queries stay portable SQL so that PostgreSQL can implement it as well.
-// Nothing in a Store is ever a token value.
+// case's secret holds, the revokes left pending, a lease per use case that
+// serialises rotations across processes and replicas, and the pacing of
+// GitHub mutations per credential. SQLite (sqlitestore) and PostgreSQL
+// (pgstore) implement it; internal/audit/storetest is the contract both
+// pass. Nothing in a Store is ever a token value.
 type Store interface {
 	Recorder
+	FencedWriter
+	MutationPacer
 
 	// History lists events, oldest first, keeping the latest outcome of
 	// each attempt.
@@ -41,14 +44,20 @@ type Store interface {
 	// the token is already gone).
 	RevokeDone(ctx context.Context, tokenID string) error
 
-	// AcquireLease takes the use case's lease for holder until now+ttl. A
-	// lease held by another holder and not yet expired fails with a
-	// *LeaseHeldError; an expired one is taken over, and the attempts it
-	// left "started" are marked abandoned.
+	// AcquireLease takes the use case's lease for holder until now+ttl, on
+	// the store's clock (the database's, for a shared one). A lease held by
+	// another holder and not yet expired fails with a *LeaseHeldError. An
+	// expired one is taken over at once, and so is one whose holder
+	// ("host/pid/random") ran on this host in a process that is gone: the
+	// takeover increments the lease's Term and marks the attempts the old
+	// holder left "started" abandoned. A released lease is free; taking it
+	// increments the Term too, so a term is never handed out twice.
 	AcquireLease(ctx context.Context, useCase, holder string, ttl time.Duration) (Lease, error)
-	// RenewLease extends a lease this holder still has.
+	// RenewLease extends a lease this holder still has in this term and that
+	// has not expired; otherwise it fails with ErrLeaseLost.
 	RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
-	// ReleaseLease gives the lease up if this holder still has it.
+	// ReleaseLease gives the lease up if this holder still has it in this
+	// term; otherwise it does nothing.
 	ReleaseLease(ctx context.Context, l Lease) error
 
 	Close() error
@@ -86,14 +95,45 @@ type PendingRevoke struct {
 	AddedAt     time.Time
 }
 
-// Lease is a use case's lock, held by one holder until Expires.
+// FencedWriter is the rotation's store writes fenced by its lease: each
+// checks, in the same transaction as the write, that l's holder still holds
+// the use case's lease in l's term, and writes nothing otherwise (a paused or
+// partitioned replica whose lease was taken records nothing over its
+// successor). The lease need not be unexpired: a holder whose lease lapsed
+// but was not taken over is still the last one to have rotated.
+type FencedWriter interface {
+	// RecordFenced is Record under l; e.UseCase must be l.UseCase. It fails
+	// with ErrLeaseLost when the lease has another holder or term.
+	RecordFenced(ctx context.Context, l Lease, e Event) error
+	// AddPendingRevokeFenced is AddPendingRevoke under l; p.UseCase must be
+	// l.UseCase. It fails with ErrLeaseLost when the lease has another
+	// holder or term.
+	AddPendingRevokeFenced(ctx context.Context, l Lease, p PendingRevoke) error
+}
+
+// MutationPacer spaces GitHub's mutating requests per credential across
+// every process sharing the store (GitHub asks for one mutation at a time,
+// about a second apart, per credential).
+type MutationPacer interface {
+	// ReserveMutationSlot reserves the next start for a mutating request on
+	// key (a credential's identity, never its value) and returns it, on the
+	// store's clock: the later of now and the previous reservation plus
+	// interval. The caller waits until then before it sends.
+	ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error)
+}
+
+// Lease is a use case's lock, held by one holder until Expires (on the
+// store's clock). Term grows with every change of holder: a fence on
+// (Holder, Term) tells a current holder from one whose lease was taken.
 type Lease struct {
 	UseCase string
 	Holder  string
 	Expires time.Time
+	Term    int64
 }
 
-// ErrLeaseLost is returned by RenewLease when the lease expired and was taken.
+// ErrLeaseLost is returned by RenewLease when the lease expired or was
+// taken, and by the fenced writes when it was taken.
 var ErrLeaseLost = errors.New("lease lost")
 
 // LeaseHeldError says who holds a use case's lease, and until when.

@@ -18,7 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/groo/pat-action/internal/audit"
-	"github.com/groo/pat-action/internal/audit/sqlitestore"
+	"github.com/groo/pat-action/internal/audit/storeopen"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/retire"
@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	}
 	d.store = opts.Store
 	if d.store == nil {
-		if d.store, err = sqlitestore.OpenDSN(ctx, cfg.Store); err != nil {
+		if d.store, err = storeopen.Open(ctx, cfg.Store, ""); err != nil {
 			return nil, err
 		}
 		d.ownStore = true
@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	d.engine = &rotation.Engine{
 		Groo:     d.grooC,
 		Secrets:  d.secrets,
-		Recorder: d.store,
+		Recorder: audit.FencedRecorder{Store: d.store}, // fenced by the lease in the rotation's context
 		History:  d.store,
 		Config: rotation.Config{
 			WriteWindow: cfg.Rotation.WriteWindow,
@@ -299,7 +299,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	}()
 
 	start := d.now()
-	res, err := d.engine.Rotate(rctx, rotation.Request{
+	res, err := d.engine.Rotate(audit.WithLease(rctx, held), rotation.Request{
 		Target:         t.cfg.Target,
 		UseCase:        t.cfg.UseCase,
 		Credential:     d.cred,
@@ -327,7 +327,9 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 			if !ok {
 				after = res.Written.Add(t.cfg.Grace)
 			}
-			if perr := d.store.AddPendingRevoke(context.WithoutCancel(rctx), audit.PendingRevoke{
+			// Fenced: a replica whose lease was taken leaves the token to
+			// its successor, which sees it live.
+			if perr := d.store.AddPendingRevokeFenced(context.WithoutCancel(rctx), lease.current(), audit.PendingRevoke{
 				TokenID: id, UseCase: t.cfg.UseCase, Target: t.cfg.Name, RevokeAfter: after,
 			}); perr != nil {
 				tr.Err = errors.Join(tr.Err, perr)
@@ -401,6 +403,13 @@ func (h *heldLease) check(ctx context.Context) error {
 		return fmt.Errorf("the use case's lease could not be confirmed before the write: %w", err)
 	}
 	return nil
+}
+
+// current is the lease as last renewed.
+func (h *heldLease) current() audit.Lease {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.l
 }
 
 // stop ends the renewals and returns the lease as last held.

@@ -88,6 +88,17 @@ CREATE TABLE leases (
 	expires_at  BIGINT NOT NULL
 );
 `,
+	// 2: lease terms (fencing) and the shared pacing of GitHub mutations. A
+	// released lease keeps its row (with an empty holder) so that its term
+	// keeps growing.
+	2: `
+ALTER TABLE leases ADD COLUMN term BIGINT NOT NULL DEFAULT 1;
+
+CREATE TABLE mutation_slots (
+	key     TEXT PRIMARY KEY,
+	next_at BIGINT NOT NULL
+);
+`,
 }
 
 // Option changes how Open opens a store.
@@ -259,6 +270,18 @@ func timePtr(n sql.NullInt64) *time.Time {
 // overwrites a final outcome. A success also becomes the use case's current
 // token.
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
+	return s.record(ctx, nil, e)
+}
+
+// RecordFenced is Record if l still holds its use case's lease in its term.
+func (s *Store) RecordFenced(ctx context.Context, l audit.Lease, e audit.Event) error {
+	if e.UseCase != l.UseCase {
+		return fmt.Errorf("record event %s: the event's use case is not the lease's", e.ID)
+	}
+	return s.record(ctx, &l, e)
+}
+
+func (s *Store) record(ctx context.Context, fence *audit.Lease, e audit.Event) error {
 	e = audit.ScrubEvent(e)
 	if e.ID == "" {
 		return errors.New("record event: empty attempt id")
@@ -273,6 +296,9 @@ func (s *Store) Record(ctx context.Context, e audit.Event) error {
 		tokenID = sql.NullString{String: e.NewTokenID, Valid: true}
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `
 INSERT INTO events (attempt_id, time, recorded_at, outcome, use_case, target, actor, tool, new_token_id, outcome_unknown, body)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -407,6 +433,19 @@ ORDER BY recorded_at DESC LIMIT 1`, useCase, tokenID).Scan(&at)
 
 // AddPendingRevoke inserts a pending revoke or keeps the one there.
 func (s *Store) AddPendingRevoke(ctx context.Context, p audit.PendingRevoke) error {
+	return s.addPendingRevoke(ctx, nil, p)
+}
+
+// AddPendingRevokeFenced is AddPendingRevoke if l still holds its use
+// case's lease in its term.
+func (s *Store) AddPendingRevokeFenced(ctx context.Context, l audit.Lease, p audit.PendingRevoke) error {
+	if p.UseCase != l.UseCase {
+		return fmt.Errorf("add pending revoke %s: the revoke's use case is not the lease's", p.TokenID)
+	}
+	return s.addPendingRevoke(ctx, &l, p)
+}
+
+func (s *Store) addPendingRevoke(ctx context.Context, fence *audit.Lease, p audit.PendingRevoke) error {
 	if p.TokenID == "" {
 		return errors.New("add pending revoke: empty token id")
 	}
@@ -414,13 +453,19 @@ func (s *Store) AddPendingRevoke(ctx context.Context, p audit.PendingRevoke) err
 	if p.NextTry.IsZero() {
 		p.NextTry = p.RevokeAfter
 	}
-	_, err := s.db.ExecContext(ctx, `
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
 INSERT INTO pending_revokes (token_id, use_case, target, revoke_after, attempts, last_error, next_try, added_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (token_id) DO UPDATE SET
 	revoke_after = CASE WHEN excluded.revoke_after < pending_revokes.revoke_after THEN excluded.revoke_after ELSE pending_revokes.revoke_after END,
 	last_error = CASE WHEN excluded.last_error <> '' THEN excluded.last_error ELSE pending_revokes.last_error END`,
-		p.TokenID, p.UseCase, p.Target, nanos(p.RevokeAfter), p.Attempts, audit.Scrub(p.LastError), nanos(p.NextTry), nanos(now))
+			p.TokenID, p.UseCase, p.Target, nanos(p.RevokeAfter), p.Attempts, audit.Scrub(p.LastError), nanos(p.NextTry), nanos(now))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("add pending revoke %s: %w", p.TokenID, err)
 	}
@@ -492,30 +537,66 @@ func (s *Store) RevokeDone(ctx context.Context, tokenID string) error {
 	return nil
 }
 
-// AcquireLease takes the lease, or takes over an expired one.
+// checkFence fails with audit.ErrLeaseLost unless l's holder still holds
+// its use case's lease in l's term. The transaction holds SQLite's write
+// lock (BEGIN IMMEDIATE), so no takeover can come between it and the write.
+func checkFence(ctx context.Context, tx *sql.Tx, l *audit.Lease) error {
+	if l == nil {
+		return nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM leases WHERE use_case = $1 AND holder = $2 AND term = $3 AND holder <> ''`,
+		l.UseCase, l.Holder, l.Term).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("lease of %q (term %d): %w", l.UseCase, l.Term, audit.ErrLeaseLost)
+	}
+	return nil
+}
+
+// AcquireLease takes the lease, or takes over an expired one or one whose
+// holder's process on this host is gone; every change of holder increments
+// the term.
 func (s *Store) AcquireLease(ctx context.Context, useCase, holder string, ttl time.Duration) (audit.Lease, error) {
+	if holder == "" {
+		return audit.Lease{}, fmt.Errorf("acquire lease of %q: empty holder", useCase)
+	}
 	now := s.Now()
-	l := audit.Lease{UseCase: useCase, Holder: holder, Expires: now.Add(ttl)}
+	l := audit.Lease{UseCase: useCase, Holder: holder, Expires: now.Add(ttl), Term: 1}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var prevHolder string
-		var prevExp int64
-		err := tx.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE use_case = $1`, useCase).Scan(&prevHolder, &prevExp)
+		var prevExp, prevTerm int64
+		err := tx.QueryRowContext(ctx, `SELECT holder, expires_at, term FROM leases WHERE use_case = $1`, useCase).Scan(&prevHolder, &prevExp, &prevTerm)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			_, err = tx.ExecContext(ctx, `INSERT INTO leases (use_case, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			_, err = tx.ExecContext(ctx, `INSERT INTO leases (use_case, holder, acquired_at, expires_at, term) VALUES ($1, $2, $3, $4, 1)`,
 				useCase, holder, nanos(now), nanos(l.Expires))
 			return err
 		case err != nil:
 			return err
 		}
-		if prevExp > nanos(now) {
-			return &audit.LeaseHeldError{UseCase: useCase, Holder: prevHolder, Expires: fromNanos(prevExp)}
+		gone := false
+		if prevHolder != "" && prevExp > nanos(now) {
+			if gone = audit.HolderGone(prevHolder); !gone {
+				return &audit.LeaseHeldError{UseCase: useCase, Holder: prevHolder, Expires: fromNanos(prevExp)}
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE leases SET holder = $2, acquired_at = $3, expires_at = $4 WHERE use_case = $1`,
-			useCase, holder, nanos(now), nanos(l.Expires)); err != nil {
+		l.Term = prevTerm + 1
+		if _, err := tx.ExecContext(ctx, `UPDATE leases SET holder = $2, acquired_at = $3, expires_at = $4, term = $5 WHERE use_case = $1`,
+			useCase, holder, nanos(now), nanos(l.Expires), l.Term); err != nil {
 			return err
 		}
-		return abandon(ctx, tx, useCase, prevHolder, fromNanos(prevExp))
+		switch {
+		case prevHolder == "": // released: its attempts ended
+			return nil
+		case gone:
+			return abandon(ctx, tx, useCase, now, fmt.Sprintf("its lease holder (%s) is no longer running on this host", prevHolder))
+		default:
+			expired := fromNanos(prevExp)
+			return abandon(ctx, tx, useCase, now, fmt.Sprintf("its lease (%s) expired at %s", prevHolder, expired.UTC().Format(time.RFC3339)))
+		}
 	})
 	if err != nil {
 		var held *audit.LeaseHeldError
@@ -527,11 +608,12 @@ func (s *Store) AcquireLease(ctx context.Context, useCase, holder string, ttl ti
 	return l, nil
 }
 
-// abandon marks the attempts an expired lease left "started": their process
-// stopped before it could record how they ended.
-func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired time.Time) error {
+// abandon marks the attempts a lost lease left "started" up to until (the
+// takeover): their process stopped, or can no longer record (its fenced
+// writes are refused), before they ended.
+func abandon(ctx context.Context, tx *sql.Tx, useCase string, until time.Time, why string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT attempt_id, body FROM events WHERE use_case = $1 AND outcome = 'started' AND time <= $2`,
-		useCase, nanos(expired))
+		useCase, nanos(until))
 	if err != nil {
 		return err
 	}
@@ -559,7 +641,7 @@ func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired ti
 	}
 	for _, r := range found {
 		r.e.Outcome = audit.OutcomeAbandoned
-		r.e.Error = fmt.Sprintf("the process stopped before the attempt ended: its lease (%s) expired at %s", holder, expired.UTC().Format(time.RFC3339))
+		r.e.Error = "the process stopped before the attempt ended: " + why
 		body, err := json.Marshal(r.e)
 		if err != nil {
 			return err
@@ -572,12 +654,12 @@ func abandon(ctx context.Context, tx *sql.Tx, useCase, holder string, expired ti
 	return nil
 }
 
-// RenewLease extends the lease if l.Holder still holds it.
+// RenewLease extends the lease if l.Holder still holds it in l.Term.
 func (s *Store) RenewLease(ctx context.Context, l audit.Lease, ttl time.Duration) (audit.Lease, error) {
 	now := s.Now()
 	exp := now.Add(ttl)
-	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = $3 WHERE use_case = $1 AND holder = $2 AND expires_at > $4`,
-		l.UseCase, l.Holder, nanos(exp), nanos(now))
+	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = $3 WHERE use_case = $1 AND holder = $2 AND term = $5 AND expires_at > $4`,
+		l.UseCase, l.Holder, nanos(exp), nanos(now), l.Term)
 	if err != nil {
 		return l, fmt.Errorf("renew lease of %q: %w", l.UseCase, err)
 	}
@@ -590,23 +672,42 @@ func (s *Store) RenewLease(ctx context.Context, l audit.Lease, ttl time.Duration
 	return l, nil
 }
 
-// ReleaseLease deletes the lease if l.Holder still holds it.
+// ReleaseLease frees the lease if l.Holder still holds it in l.Term. The
+// row stays (with an empty holder) so that the next holder's term is higher.
 func (s *Store) ReleaseLease(ctx context.Context, l audit.Lease) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE use_case = $1 AND holder = $2`, l.UseCase, l.Holder); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE leases SET holder = '', expires_at = $4 WHERE use_case = $1 AND holder = $2 AND term = $3`,
+		l.UseCase, l.Holder, l.Term, nanos(s.Now())); err != nil {
 		return fmt.Errorf("release lease of %q: %w", l.UseCase, err)
 	}
 	return nil
 }
 
+// ReserveMutationSlot reserves the next mutation start on key: the later of
+// now and the previous reservation plus interval, atomically (one UPSERT).
+func (s *Store) ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error) {
+	if key == "" || interval < 0 {
+		return time.Time{}, errors.New("reserve mutation slot: empty key or negative interval")
+	}
+	var next int64
+	err := s.db.QueryRowContext(ctx, `
+INSERT INTO mutation_slots (key, next_at) VALUES ($1, $2 + $3)
+ON CONFLICT (key) DO UPDATE SET next_at = MAX(mutation_slots.next_at, $2) + $3
+RETURNING next_at - $3`, key, nanos(s.Now()), int64(interval)).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reserve mutation slot: %w", err)
+	}
+	return fromNanos(next), nil
+}
+
 // OpenDSN opens the store a DSN names: sqlite:///abs/path.db or
-// sqlite://./rel.db. A PostgreSQL DSN is refused with what to use instead
-// until that store exists.
+// sqlite://./rel.db. A PostgreSQL DSN is refused with what to use instead:
+// internal/audit/storeopen opens both (this package does not link pgx).
 func OpenDSN(ctx context.Context, dsn string, opts ...Option) (audit.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite://"):
 		return Open(ctx, strings.TrimPrefix(dsn, "sqlite://"), opts...)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("open store: the PostgreSQL store is not built yet; use sqlite:///path/to/state.db")
+		return nil, errors.New("open store: sqlitestore opens sqlite:// DSNs only; open a PostgreSQL DSN with storeopen.Open")
 	}
 	return nil, fmt.Errorf("open store: unknown DSN scheme; use sqlite:///absolute/path.db or sqlite://./relative.db")
 }

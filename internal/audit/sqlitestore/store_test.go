@@ -2,10 +2,12 @@ package sqlitestore
 
 import (
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/audit/storetest"
 	"github.com/groo/pat-action/internal/testkit"
 
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -27,6 +29,83 @@ func openTest(t *testing.T) (*Store, *testkit.Clock) {
 	c := testkit.NewClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
 	s.Now = c.Now
 	return s, c
+}
+
+// The store contract, shared with pgstore, on the store's real clock.
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) audit.Store {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A database of the first schema (before lease terms) migrates in place:
+// its leases get term 1 and keep working, with the fence.
+func TestMigratesVersion1Database(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+		migrations[1],
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+		`INSERT INTO leases (use_case, holder, acquired_at, expires_at) VALUES ('uc', 'host-a/1', 0, 9000000000000000000)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != len(migrations)-1 {
+		t.Fatalf("schema version %d, %v; want %d", v, err, len(migrations)-1)
+	}
+	if _, err := s.AcquireLease(ctx, "uc", "host-b/2", time.Minute); !errors.As(err, new(*audit.LeaseHeldError)) {
+		t.Fatalf("acquire of the old lease = %v, want held", err)
+	}
+	old := audit.Lease{UseCase: "uc", Holder: "host-a/1", Term: 1}
+	if err := s.RecordFenced(ctx, old, audit.Event{ID: "att", Time: time.Now(), Outcome: audit.OutcomeStarted, UseCase: "uc"}); err != nil {
+		t.Errorf("fenced record under the migrated lease: %v", err)
+	}
+	if err := s.ReleaseLease(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.AcquireLease(ctx, "uc", "host-b/2", time.Minute); err != nil || l.Term != 2 {
+		t.Errorf("acquire after release = %+v, %v; want term 2", l, err)
+	}
+}
+
+// The pacing row is on the store's clock (Now).
+func TestMutationSlotsOnStoreClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, c := openTest(t)
+	t0 := c.Now()
+	for i := range 3 {
+		at, err := s.ReserveMutationSlot(ctx, "cred", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := t0.Add(time.Duration(i) * time.Second); !at.Equal(want) {
+			t.Errorf("slot %d = %v, want %v", i, at, want)
+		}
+	}
+	c.Add(time.Minute)
+	if at, _ := s.ReserveMutationSlot(ctx, "cred", time.Second); !at.Equal(c.Now()) {
+		t.Errorf("slot after a minute = %v, want now %v", at, c.Now())
+	}
 }
 
 func TestOpenMigratesOnceAndReopens(t *testing.T) {
@@ -77,122 +156,6 @@ func TestOpenRefusesUnknownDSN(t *testing.T) {
 			s.Close()
 			t.Errorf("OpenDSN(%q) succeeded", dsn)
 		}
-	}
-}
-
-func TestRecordKeepsLatestOutcomeAndCurrentToken(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, c := openTest(t)
-	start := c.Now()
-	uc := "GitHub Actions - octo/app GROO_PAT"
-	started := audit.Event{ID: "att_1", Time: start, Outcome: audit.OutcomeStarted, UseCase: uc, Target: "repo:octo/app GROO_PAT", Actor: "host", Tool: "pat-rotator"}
-	if err := s.Record(ctx, started); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := s.WritesEnded(ctx, uc, "tok_1"); err != nil || ok {
-		t.Fatalf("WritesEnded before the end = %v, %v; want false", ok, err)
-	}
-	c.Add(2 * time.Second)
-	exp := start.Add(72 * time.Hour)
-	written := start.Add(time.Second)
-	done := started
-	done.Outcome, done.NewTokenID, done.NewTokenPrefix, done.NewTokenLast4 = audit.OutcomeSucceeded, "tok_1", "groo_pat_ab", "c183"
-	done.NewExpiresAt, done.WrittenAt, done.Duration = &exp, &written, 2*time.Second
-	done.Revoked = []string{"tok_0"}
-	if err := s.Record(ctx, done); err != nil {
-		t.Fatal(err)
-	}
-	// A started event arriving late must not undo the final outcome.
-	if err := s.Record(ctx, started); err != nil {
-		t.Fatal(err)
-	}
-	h, err := s.History(ctx, audit.HistoryQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h) != 1 || h[0].Outcome != audit.OutcomeSucceeded || h[0].NewTokenLast4 != "c183" || len(h[0].Revoked) != 1 {
-		t.Fatalf("history = %+v, want one succeeded event", h)
-	}
-	cur, ok, err := s.Current(ctx, uc)
-	if err != nil || !ok {
-		t.Fatalf("Current = %v, %v", ok, err)
-	}
-	if cur.TokenID != "tok_1" || cur.LastFour != "c183" || cur.ExpiresAt == nil || !cur.ExpiresAt.Equal(exp) || cur.AttemptID != "att_1" {
-		t.Errorf("current = %+v", cur)
-	}
-	end, ok, err := s.WritesEnded(ctx, uc, "tok_1")
-	if err != nil || !ok || !end.Equal(c.Now()) {
-		t.Errorf("WritesEnded = %v, %v, %v; want %v", end, ok, err, c.Now())
-	}
-	if _, ok, _ := s.WritesEnded(ctx, "other use case", "tok_1"); ok {
-		t.Error("WritesEnded answered for another use case")
-	}
-}
-
-func TestWritesEndedIgnoresUnknownWriteOutcome(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, c := openTest(t)
-	e := audit.Event{ID: "att_u", Time: c.Now(), Outcome: audit.OutcomeFailed, UseCase: "uc", Target: "t", NewTokenID: "tok_u", OutcomeUnknown: true, Error: "write: timeout"}
-	if err := s.Record(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := s.WritesEnded(ctx, "uc", "tok_u"); err != nil || ok {
-		t.Errorf("WritesEnded of an unknown write = %v, %v; want false", ok, err)
-	}
-	e.ID, e.NewTokenID, e.OutcomeUnknown = "att_r", "tok_r", false
-	if err := s.Record(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := s.WritesEnded(ctx, "uc", "tok_r"); err != nil || !ok {
-		t.Errorf("WritesEnded of a refused write = %v, %v; want true", ok, err)
-	}
-	if _, ok, _ := s.Current(ctx, "uc"); ok {
-		t.Error("a failed attempt became the current token")
-	}
-}
-
-func TestHistoryFilters(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, c := openTest(t)
-	base := c.Now()
-	for i, uc := range []string{"a", "b", "a", "a", "b"} {
-		e := audit.Event{ID: "att_" + string(rune('0'+i)), Time: base.Add(time.Duration(i) * time.Minute), Outcome: audit.OutcomeSucceeded, UseCase: uc, Target: uc}
-		if err := s.Record(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ids := func(es []audit.Event) string {
-		var b strings.Builder
-		for _, e := range es {
-			b.WriteString(e.ID[4:])
-		}
-		return b.String()
-	}
-	tests := []struct {
-		name string
-		q    audit.HistoryQuery
-		want string
-	}{
-		{"all, oldest first", audit.HistoryQuery{}, "01234"},
-		{"use case", audit.HistoryQuery{UseCase: "a"}, "023"},
-		{"since", audit.HistoryQuery{Since: base.Add(2 * time.Minute)}, "234"},
-		{"newest two", audit.HistoryQuery{Limit: 2}, "34"},
-		{"use case and since", audit.HistoryQuery{UseCase: "b", Since: base.Add(time.Minute)}, "14"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			h, err := s.History(ctx, tt.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := ids(h); got != tt.want {
-				t.Errorf("History(%+v) = %s, want %s", tt.q, got, tt.want)
-			}
-		})
 	}
 }
 
@@ -303,68 +266,6 @@ func TestLeaseAcrossConnections(t *testing.T) {
 		if won != 1 || held != 15 {
 			t.Errorf("round %d: %d won, %d held; want 1 and 15", round, won, held)
 		}
-	}
-}
-
-func TestPendingRevokesAreRetriedNeverDropped(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, c := openTest(t)
-	now := c.Now()
-	for _, p := range []audit.PendingRevoke{
-		{TokenID: "tok_grace", UseCase: "a", Target: "ta", RevokeAfter: now.Add(15 * time.Minute)},
-		{TokenID: "tok_now", UseCase: "b", Target: "tb", RevokeAfter: now},
-	} {
-		if err := s.AddPendingRevoke(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	due, err := s.DueRevokes(ctx, now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(due) != 1 || due[0].TokenID != "tok_now" {
-		t.Fatalf("due now = %+v, want tok_now", due)
-	}
-	pat := testkit.PAT(t)
-	for i := 1; i <= 5; i++ {
-		if err := s.RevokeFailed(ctx, "tok_now", "revoke: HTTP 500 near "+pat, c.Now().Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		if due, _ := s.DueRevokes(ctx, c.Now(), 0); len(due) != 0 {
-			t.Fatalf("attempt %d: due before the backoff ended: %+v", i, due)
-		}
-		c.Add(time.Minute)
-	}
-	all, err := s.PendingRevokes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 2 {
-		t.Fatalf("pending = %d, want 2 (failures never drop one)", len(all))
-	}
-	var failing audit.PendingRevoke
-	for _, p := range all {
-		if p.TokenID == "tok_now" {
-			failing = p
-		}
-	}
-	if failing.Attempts != 5 || !strings.Contains(failing.LastError, "HTTP 500") || strings.Contains(failing.LastError, pat) {
-		t.Errorf("failing = %+v, want 5 attempts and a scrubbed error", failing)
-	}
-	// Adding it again (the next rotation saw it too) keeps the count.
-	if err := s.AddPendingRevoke(ctx, audit.PendingRevoke{TokenID: "tok_now", UseCase: "b", Target: "tb", RevokeAfter: c.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	due, _ = s.DueRevokes(ctx, c.Now().Add(16*time.Minute), 0)
-	if len(due) != 2 || due[1].Attempts != 5 && due[0].Attempts != 5 {
-		t.Fatalf("due after grace = %+v, want both, attempts kept", due)
-	}
-	if err := s.RevokeDone(ctx, "tok_now"); err != nil {
-		t.Fatal(err)
-	}
-	if all, _ := s.PendingRevokes(ctx); len(all) != 1 || all[0].TokenID != "tok_grace" {
-		t.Errorf("after done = %+v, want tok_grace alone", all)
 	}
 }
 

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package audit
+
+func processGone(int) bool { return false }
