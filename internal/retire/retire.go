@@ -37,17 +37,17 @@ const (
 )
 
 // Description is what a rotation stores on the token it mints: it tells a
-// person which tool and target own the token, carries the attempt id (so
-// that a mint whose answer was lost can be found and revoked) and the
+// person which tool and target own the token, carries the attempt id and the
+// try (so that a mint whose answer was lost can be found and revoked) and the
 // writer's write window (so that every other writer judges the token by it).
-func Description(tool, target, attempt string, window time.Duration) string {
+func Description(tool, target, attempt string, try int, window time.Duration) string {
 	if tool == "" {
 		tool = "pat-action"
 	}
-	return fmt.Sprintf("Managed by %s for %s (attempt %s, write window %s)", tool, target, attempt, window)
+	return fmt.Sprintf("Managed by %s for %s (attempt %s, try %d, write window %s)", tool, target, attempt, try, window)
 }
 
-var windowRE = regexp.MustCompile(`\(attempt rot_[0-9a-f]+, write window ([0-9a-z.]+)\)$`)
+var windowRE = regexp.MustCompile(`\(attempt rot_[0-9a-f]+(?:, try [0-9]+)?, write window ([0-9a-z.]+)\)$`)
 
 // WindowOf is the write window of the writer that minted t: the one its
 // description names, or MaxWindow when it names none or one this rule

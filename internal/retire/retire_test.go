@@ -12,7 +12,7 @@ var t0 = time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
 func tok(id string, created time.Time, window string) groo.TokenInfo {
 	t := groo.TokenInfo{ID: id, Name: "uc", CreatedAt: created, TokenPrefix: "groo_pat_ab", LastFour: "c183"}
 	if window != "" {
-		d := Description("pat-action", "repo:o/r GROO_PAT", "rot_0123456789abcdef", mustDur(window))
+		d := Description("pat-action", "repo:o/r GROO_PAT", "rot_0123456789abcdef", 1, mustDur(window))
 		t.Description = &d
 	}
 	return t
@@ -37,9 +37,10 @@ func TestWindowOf(t *testing.T) {
 		{"no description: the worst case", nil, MaxWindow},
 		{"by hand", str("laptop script"), MaxWindow},
 		{"older version without a window", str("Managed by pat-action for repo:o/r GROO_PAT (attempt rot_0123456789abcdef)"), MaxWindow},
-		{"2m", str(Description("pat-action", "x", "rot_ab", 2*time.Minute)), 2 * time.Minute},
-		{"1s", str(Description("pat-rotator", "x", "rot_ab", time.Second)), time.Second},
+		{"2m", str(Description("pat-action", "x", "rot_ab", 2, 2*time.Minute)), 2 * time.Minute},
+		{"1s", str(Description("pat-rotator", "x", "rot_ab", 1, time.Second)), time.Second},
 		{"above the maximum is not trusted", str("Managed by x for y (attempt rot_ab, write window 1h0m0s)"), MaxWindow},
+		{"without a try (this version before mint retries)", str("Managed by x for y (attempt rot_ab, write window 3m0s)"), 3 * time.Minute},
 		{"garbage", str("Managed by x for y (attempt rot_ab, write window soon)"), MaxWindow},
 		{"negative", str("Managed by x for y (attempt rot_ab, write window -1s)"), MaxWindow},
 		{"not at the end: a name can't forge it", str("(attempt rot_ab, write window 1s) and more"), MaxWindow},

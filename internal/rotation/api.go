@@ -124,6 +124,7 @@ type Config struct {
 	WriteWindow time.Duration // W (2m): a token is written only within W of its mint
 	ClockMargin time.Duration // (5s) added to W when judging whether a token is safe to revoke
 	RevokeTries int           // (4) attempts per revoke before it is left pending
+	MintTries   int           // (3) tries of a mint that may have happened (5xx, timeout, lost answer)
 	Now         func() time.Time
 	// Sleep waits between revoke tries (a real timer); tests move a clock.
 	Sleep  func(ctx context.Context, d time.Duration) error

@@ -3,6 +3,7 @@ package rotation_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -271,4 +272,54 @@ func TestGraceCountsFromTheSuccessorsWrite(t *testing.T) {
 			second.Revoked, second.Pending, second.TooRecent)
 	}
 	f.checkI1(t)
+}
+
+// TestMintRetriedWithinTheAttempt: a mint that may have happened (a 503, an
+// answer lost after Groo acted) is tried again within the attempt once every
+// token of the attempt is revoked; each try names its number. A refusal
+// (400, 403) is not tried again.
+func TestMintRetriedWithinTheAttempt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     emulator.Fault
+		wantOK    bool
+		wantMints int
+	}{
+		{"503 once", emulator.Fault{Route: emulator.RouteGrooCreate, Status: 503, Count: 1}, true, 2},
+		{"answer lost after acting, twice", emulator.Fault{Route: emulator.RouteGrooCreate, Drop: true, Count: 2}, true, 3},
+		{"503 on every try", emulator.Fault{Route: emulator.RouteGrooCreate, Status: 503}, false, rotation.DefaultMintTries},
+		{"403 is not retried", emulator.Fault{Route: emulator.RouteGrooCreate, Status: 403}, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{})
+			f.emu.SetFaults([]emulator.Fault{tt.fault})
+			res, err := f.engine(t, 0).Rotate(context.Background(), f.request())
+			st := f.checkI1(t)
+			if n := st.Hits[emulator.RouteGrooCreate]; n != tt.wantMints {
+				t.Errorf("%d mints, want %d", n, tt.wantMints)
+			}
+			if !tt.wantOK {
+				var rerr *rotation.Error
+				if !errors.As(err, &rerr) || rerr.Step != rotation.StepMint || rerr.LeftLive != "" {
+					t.Fatalf("want a mint failure with nothing left live, got %v", err)
+				}
+				if live := st.LiveTokens(f.useCase); len(live) != 1 || live[0].ID != f.seedID {
+					t.Errorf("I4: %d live tokens", len(live))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("rotation: %v", err)
+			}
+			f.checkI3(t)
+			for _, tok := range st.Tokens {
+				if tok.ID == res.New.ID && (tok.Description == nil || !strings.Contains(*tok.Description, fmt.Sprintf(", try %d,", tt.wantMints))) {
+					t.Errorf("the new token's description %v does not name try %d", tok.Description, tt.wantMints)
+				}
+			}
+		})
+	}
 }

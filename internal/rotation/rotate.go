@@ -25,6 +25,10 @@ const (
 	DefaultWriteWindow = retire.DefaultWindow
 	DefaultClockMargin = retire.DefaultMargin
 	DefaultRevokeTries = 4
+	DefaultMintTries   = 3
+	// mintRetryDelay is the first wait between two tries of a mint; it
+	// doubles.
+	mintRetryDelay = 200 * time.Millisecond
 	// MaxNameLength is Groo's limit on a token name, in characters.
 	MaxNameLength = 100
 	// expiryTolerance absorbs Groo's millisecond rounding of expiresAt.
@@ -95,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RevokeTries <= 0 {
 		c.RevokeTries = DefaultRevokeTries
+	}
+	if c.MintTries <= 0 {
+		c.MintTries = DefaultMintTries
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -330,37 +337,59 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	return a.res, nil
 }
 
-// mint creates the new token and checks its answer.
+// mint creates the new token and checks its answer. A mint that may have
+// happened (a 5xx, a timeout, a lost or unusable answer) is retried within
+// the attempt, up to MintTries, once every token of this attempt was found
+// and revoked: each try names its number in the description.
 func (a *attempt) mint(ctx context.Context) error {
 	req, cred := a.req, a.req.Credential
-	a.mintAt = a.cfg.Now()
-	expires := a.mintAt.Add(req.TTL).UTC()
-	info, tok, err := a.e.Groo.Create(ctx, cred, groo.CreateRequest{
-		Name:        a.useCase,
-		Description: retire.Description(req.Tool, a.target, a.res.AttemptID, a.cfg.WriteWindow),
-		ExpiresAt:   expires,
-	})
-	answered := a.cfg.Now()
-	a.step(StepMint)
-	if err != nil {
-		err = fmt.Errorf("mint token %q: %w", a.useCase, err)
-		var left []string
-		unknown := false
-		if mintMayHaveHappened(err) {
-			if info.ID != "" {
-				// Groo answered with an id but an answer the client refused:
-				// revoke it by id, then look for others all the same.
-				if rerr := a.revokeWithRetry(context.WithoutCancel(ctx), cred, info.ID); rerr != nil {
-					left = append(left, info.ID)
-				}
-			}
-			more, cerr := a.cleanupLostMint(ctx, cred)
-			left = append(left, more...)
-			unknown = cerr != nil
-			err = errors.Join(err, cerr)
+	var (
+		info     groo.TokenInfo
+		tok      groo.Token
+		expires  time.Time
+		answered time.Time
+		err      error
+	)
+	delay := mintRetryDelay
+	for try := 1; ; try++ {
+		a.mintAt = a.cfg.Now()
+		expires = a.mintAt.Add(req.TTL).UTC()
+		info, tok, err = a.e.Groo.Create(ctx, cred, groo.CreateRequest{
+			Name:        a.useCase,
+			Description: retire.Description(req.Tool, a.target, a.res.AttemptID, try, a.cfg.WriteWindow),
+			ExpiresAt:   expires,
+		})
+		answered = a.cfg.Now()
+		if err == nil {
+			break
 		}
-		return a.failBefore(ctx, StepMint, err, strings.Join(left, ","), unknown)
+		err = fmt.Errorf("mint token %q (try %d): %w", a.useCase, try, err)
+		if !mintMayHaveHappened(err) {
+			a.step(StepMint)
+			return a.failBefore(ctx, StepMint, err, "", false)
+		}
+		var left []string
+		if info.ID != "" {
+			// Groo answered with an id but an answer the client refused:
+			// revoke it by id, then look for others all the same.
+			if rerr := a.revokeWithRetry(context.WithoutCancel(ctx), cred, info.ID); rerr != nil {
+				left = append(left, info.ID)
+			}
+		}
+		more, cerr := a.cleanupLostMint(ctx, cred)
+		left = append(left, more...)
+		if cerr != nil || len(left) > 0 || try >= a.cfg.MintTries || ctx.Err() != nil {
+			a.step(StepMint)
+			return a.failBefore(ctx, StepMint, errors.Join(err, cerr), strings.Join(left, ","), cerr != nil)
+		}
+		a.log.Warn("mint failed; nothing of it is live, trying again", "try", try, "error", err.Error(), "wait", delay)
+		if serr := a.cfg.Sleep(ctx, delay); serr != nil {
+			a.step(StepMint)
+			return a.failBefore(ctx, StepMint, errors.Join(err, serr), "", false)
+		}
+		delay *= 2
 	}
+	a.step(StepMint)
 	if req.OnMint != nil {
 		req.OnMint(tok)
 	}
