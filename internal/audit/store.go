@@ -116,11 +116,21 @@ type FencedWriter interface {
 // about a second apart, per credential).
 type MutationPacer interface {
 	// ReserveMutationSlot reserves the next start for a mutating request on
-	// key (a credential's identity, never its value) and returns it, on the
-	// store's clock: the later of now and the previous reservation plus
-	// interval. The caller waits until then before it sends.
-	ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error)
+	// key (a credential's identity, never its value): the later of now and
+	// the previous reservation plus interval, on the store's clock. The
+	// caller waits Slot.Wait before it sends: a replica's own clock never
+	// enters.
+	ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (Slot, error)
 }
+
+// Slot is a reserved start, and the store's clock when it was reserved.
+type Slot struct {
+	Start time.Time
+	Now   time.Time
+}
+
+// Wait is how long to wait before the slot starts; never negative.
+func (s Slot) Wait() time.Duration { return max(s.Start.Sub(s.Now), 0) }
 
 // Lease is a use case's lock, held by one holder until Expires (on the
 // store's clock). Term grows with every change of holder: a fence on

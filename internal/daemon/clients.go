@@ -1,16 +1,19 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/safetext"
@@ -128,9 +131,27 @@ func emptyTokenOptions[T any](p **T) { *p = new(T) }
 // newSecretsClient is the fleet's one ghsecret client for the credential:
 // it paces every mutating request of every target (GitHub's secondary limits
 // count per credential) and honours retry-after.
-func newSecretsClient(cfg *Config, gh *github.Client, log *slog.Logger) *ghsecret.Client {
-	return ghsecret.NewClient(gh,
-		ghsecret.WithMutationInterval(cfg.GitHub.MutationInterval),
-		ghsecret.WithLogger(log),
-	)
+//
+// With a store, the pacing is shared by every replica on it: the store
+// reserves each mutation's slot on its own clock.
+func newSecretsClient(cfg *Config, gh *github.Client, pacer audit.MutationPacer, log *slog.Logger) *ghsecret.Client {
+	opts := []ghsecret.Option{ghsecret.WithMutationInterval(cfg.GitHub.MutationInterval), ghsecret.WithLogger(log)}
+	if pacer != nil {
+		key := pacingKey(cfg)
+		opts = append(opts, ghsecret.WithSharedPacer(func(ctx context.Context, interval time.Duration) (time.Duration, error) {
+			slot, err := pacer.ReserveMutationSlot(ctx, key, interval)
+			return slot.Wait(), err
+		}))
+	}
+	return ghsecret.NewClient(gh, opts...)
+}
+
+// pacingKey names the GitHub credential without its value: replicas of one
+// configuration share it.
+func pacingKey(cfg *Config) string {
+	g := cfg.GitHub
+	if g.App != nil {
+		return fmt.Sprintf("github %s app %d installation %d", g.APIURL, g.App.ID, g.App.InstallationID)
+	}
+	return fmt.Sprintf("github %s token env %q file %q", g.APIURL, g.TokenEnv, g.TokenFile)
 }

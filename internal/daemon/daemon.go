@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 		}
 		d.ownStore = true
 	}
-	d.secrets = newSecretsClient(cfg, gh, d.log)
+	d.secrets = newSecretsClient(cfg, gh, d.store, d.log)
 	d.engine = &rotation.Engine{
 		Groo:     d.grooC,
 		Secrets:  d.secrets,

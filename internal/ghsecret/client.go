@@ -92,11 +92,22 @@ type Client struct {
 	sleep            func(context.Context, time.Duration) error
 	now              func() time.Time // tests replace it together with sleep
 
-	pacer pacer
+	pacer  pacer
+	shared SharedPacer
 
 	repoMu  sync.Mutex
 	repoIDs map[string]int64 // "owner/repo" lower-cased -> id
 }
+
+// SharedPacer reserves the next mutating request's start for the
+// credential across every process that shares it, and says how long to wait
+// for it (pat-rotator's replicas back it with their store).
+type SharedPacer func(ctx context.Context, interval time.Duration) (wait time.Duration, err error)
+
+// WithSharedPacer paces mutating requests through p instead of this
+// process's own pacer: GitHub's secondary limits count per credential, not
+// per process.
+func WithSharedPacer(p SharedPacer) Option { return func(c *Client) { c.shared = p } }
 
 // NewClient wraps gh, which carries the credential and the base URL.
 func NewClient(gh *github.Client, opts ...Option) *Client {

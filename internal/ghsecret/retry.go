@@ -109,7 +109,12 @@ func (c *Client) try(ctx context.Context, r request, fn func(ctx context.Context
 	for attempt := 1; ; attempt++ {
 		if r.mutating {
 			if err := c.pace(ctx); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", r.op, r.t, err)
+				err = fmt.Errorf("%s %s: %w", r.op, r.t, err)
+				if landed != nil {
+					return nil, unknown(attempt, err)
+				}
+				// This attempt was never sent.
+				return nil, &RefusedError{Op: r.op, Target: r.t.String(), Message: err.Error(), Err: err}
 			}
 		}
 		resp, err := fn(ctx)
@@ -356,6 +361,16 @@ type pacer struct {
 // the lock while asleep.
 func (c *Client) pace(ctx context.Context) error {
 	if c.mutationInterval <= 0 {
+		return nil
+	}
+	if c.shared != nil {
+		wait, err := c.shared(ctx, c.mutationInterval)
+		if err != nil {
+			return fmt.Errorf("reserve a slot in the shared mutation pacing: %w", err)
+		}
+		if wait > 0 {
+			return c.sleep(ctx, wait)
+		}
 		return nil
 	}
 	c.pacer.mu.Lock()

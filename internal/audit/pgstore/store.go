@@ -706,17 +706,17 @@ func (s *Store) ReleaseLease(ctx context.Context, l audit.Lease) error {
 // ReserveMutationSlot reserves the next mutation start on key, on the
 // database's clock: the later of now and the previous reservation plus
 // interval, in one atomic UPSERT ... RETURNING.
-func (s *Store) ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error) {
+func (s *Store) ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (audit.Slot, error) {
 	if key == "" || interval < 0 {
-		return time.Time{}, errors.New("reserve mutation slot: empty key or negative interval")
+		return audit.Slot{}, errors.New("reserve mutation slot: empty key or negative interval")
 	}
-	var start time.Time
+	var start, now time.Time
 	err := s.pool.QueryRow(ctx, `
 INSERT INTO mutation_slots (key, next_at) VALUES ($1, clock_timestamp() + $2::bigint * interval '1 microsecond')
 ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(mutation_slots.next_at, clock_timestamp()) + $2::bigint * interval '1 microsecond'
-RETURNING next_at - $2::bigint * interval '1 microsecond'`, text(key), micros(interval)).Scan(&start)
+RETURNING next_at - $2::bigint * interval '1 microsecond', clock_timestamp()`, text(key), micros(interval)).Scan(&start, &now)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("reserve mutation slot: %w", err)
+		return audit.Slot{}, fmt.Errorf("reserve mutation slot: %w", err)
 	}
-	return start.UTC(), nil
+	return audit.Slot{Start: start.UTC(), Now: now.UTC()}, nil
 }

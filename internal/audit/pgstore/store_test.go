@@ -121,7 +121,7 @@ func TestReplicasMigrateOnceAndShareLeases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slots = append(slots, at)
+		slots = append(slots, at.Start)
 	}
 	for i := 1; i < len(slots); i++ {
 		if d := slots[i].Sub(slots[i-1]); d != time.Second {

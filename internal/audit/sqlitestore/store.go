@@ -684,19 +684,20 @@ func (s *Store) ReleaseLease(ctx context.Context, l audit.Lease) error {
 
 // ReserveMutationSlot reserves the next mutation start on key: the later of
 // now and the previous reservation plus interval, atomically (one UPSERT).
-func (s *Store) ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error) {
+func (s *Store) ReserveMutationSlot(ctx context.Context, key string, interval time.Duration) (audit.Slot, error) {
 	if key == "" || interval < 0 {
-		return time.Time{}, errors.New("reserve mutation slot: empty key or negative interval")
+		return audit.Slot{}, errors.New("reserve mutation slot: empty key or negative interval")
 	}
+	now := s.Now()
 	var next int64
 	err := s.db.QueryRowContext(ctx, `
 INSERT INTO mutation_slots (key, next_at) VALUES ($1, $2 + $3)
 ON CONFLICT (key) DO UPDATE SET next_at = MAX(mutation_slots.next_at, $2) + $3
-RETURNING next_at - $3`, key, nanos(s.Now()), int64(interval)).Scan(&next)
+RETURNING next_at - $3`, key, nanos(now), int64(interval)).Scan(&next)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("reserve mutation slot: %w", err)
+		return audit.Slot{}, fmt.Errorf("reserve mutation slot: %w", err)
 	}
-	return fromNanos(next), nil
+	return audit.Slot{Start: fromNanos(next), Now: now}, nil
 }
 
 // OpenDSN opens the store a DSN names: sqlite:///abs/path.db or

@@ -98,13 +98,13 @@ func TestMutationSlotsOnStoreClock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := t0.Add(time.Duration(i) * time.Second); !at.Equal(want) {
-			t.Errorf("slot %d = %v, want %v", i, at, want)
+		if want := t0.Add(time.Duration(i) * time.Second); !at.Start.Equal(want) || at.Wait() != time.Duration(i)*time.Second {
+			t.Errorf("slot %d = %+v (wait %v), want %v", i, at, at.Wait(), want)
 		}
 	}
 	c.Add(time.Minute)
-	if at, _ := s.ReserveMutationSlot(ctx, "cred", time.Second); !at.Equal(c.Now()) {
-		t.Errorf("slot after a minute = %v, want now %v", at, c.Now())
+	if at, _ := s.ReserveMutationSlot(ctx, "cred", time.Second); !at.Start.Equal(c.Now()) || at.Wait() != 0 {
+		t.Errorf("slot after a minute = %+v, want now %v and no wait", at, c.Now())
 	}
 }
 

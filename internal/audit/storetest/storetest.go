@@ -70,6 +70,17 @@ func ctx(t *testing.T) context.Context {
 // and after, read on this machine around the call (the store's clock may be
 // the database server's, on this machine in the tests: a second of slack
 // for its resolution and offset).
+// reserveStart reserves a slot and returns its start, checking that its
+// wait agrees with it.
+func reserveStart(t *testing.T, s audit.Store, c context.Context, key string, interval time.Duration) (time.Time, error) {
+	t.Helper()
+	sl, err := s.ReserveMutationSlot(c, key, interval)
+	if err == nil && (sl.Wait() < 0 || sl.Wait() != max(sl.Start.Sub(sl.Now), 0)) {
+		t.Errorf("slot %+v waits %v", sl, sl.Wait())
+	}
+	return sl.Start, err
+}
+
 func within(got, before, after time.Time) bool {
 	return !got.Before(before.Add(-time.Second)) && !got.After(after.Add(time.Second))
 }
@@ -817,7 +828,7 @@ func testMutationSlots(t *testing.T, s audit.Store) {
 	c := ctx(t)
 	const interval = time.Second
 	before := time.Now()
-	first, err := s.ReserveMutationSlot(c, "cred-a", interval)
+	first, err := reserveStart(t, s, c, "cred-a", interval)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -826,7 +837,7 @@ func testMutationSlots(t *testing.T, s audit.Store) {
 	}
 	prev := first
 	for i := range 4 {
-		next, err := s.ReserveMutationSlot(c, "cred-a", interval)
+		next, err := reserveStart(t, s, c, "cred-a", interval)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -837,7 +848,7 @@ func testMutationSlots(t *testing.T, s audit.Store) {
 	}
 	// Another key is paced apart.
 	before = time.Now()
-	b, err := s.ReserveMutationSlot(c, "cred-b", interval)
+	b, err := reserveStart(t, s, c, "cred-b", interval)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -846,22 +857,22 @@ func testMutationSlots(t *testing.T, s audit.Store) {
 	}
 	// Once the reservations are past, the next one is now, not the stale next.
 	const short = 100 * time.Millisecond
-	x1, err := s.ReserveMutationSlot(c, "cred-c", short)
+	x1, err := reserveStart(t, s, c, "cred-c", short)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * short)
-	x2, err := s.ReserveMutationSlot(c, "cred-c", short)
+	x2, err := reserveStart(t, s, c, "cred-c", short)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := x2.Sub(x1); d < 3*short {
 		t.Errorf("a slot after a pause came %v after the previous, want at least %v (now, not the stale reservation)", d, 3*short)
 	}
-	if _, err := s.ReserveMutationSlot(c, "cred-c", -time.Second); err == nil {
+	if _, err := reserveStart(t, s, c, "cred-c", -time.Second); err == nil {
 		t.Error("a negative interval was accepted")
 	}
-	if _, err := s.ReserveMutationSlot(c, "", time.Second); err == nil {
+	if _, err := reserveStart(t, s, c, "", time.Second); err == nil {
 		t.Error("an empty key was accepted")
 	}
 }
@@ -876,7 +887,7 @@ func testMutationSlotsConcurrent(t *testing.T, s audit.Store) {
 	)
 	for range 16 {
 		wg.Go(func() {
-			at, err := s.ReserveMutationSlot(c, "cred", interval)
+			at, err := reserveStart(t, s, c, "cred", interval)
 			if err != nil {
 				t.Errorf("reserve: %v", err)
 				return

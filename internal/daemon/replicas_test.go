@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/pgtest"
+)
+
+// TestReplicasSharePacing: two replicas on one PostgreSQL rotate different
+// targets at once with one GitHub credential. GitHub's secondary limits count
+// per credential, so the mutation pacing must hold across both: the
+// emulator, enforcing a minimum interval between the credential's mutating
+// requests, sees no breach. (With each replica pacing on its own, their
+// first writes land together.)
+func TestReplicasSharePacing(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 6, nil)
+	f.emu.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 150 * time.Millisecond})
+	dsn := pgtest.NewDatabase(t)
+	src := fmt.Sprintf(`groo: {api-url: %q, token-env: TEST_GROO_PAT}
+github: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 250ms}
+store: %s
+listen: ""
+defaults: {ttl: 72h, revoke-grace: 0s}
+targets:
+`, f.url, f.url, dsn)
+	for i := range 6 {
+		src += fmt.Sprintf("  - repository: octo/r%d\n", i)
+	}
+	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replicas []*Daemon
+	for range 2 {
+		d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		replicas = append(replicas, d)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, d := range replicas {
+		wg.Go(func() { _, errs[i] = d.RotateTargets(context.Background(), cfg.Targets[i*3:i*3+3]) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	st := f.emu.State()
+	if st.RateLimitBreaches != 0 {
+		t.Errorf("%d breaches of the credential's minimum interval between mutating requests, want 0", st.RateLimitBreaches)
+	}
+	if _, err := checkInvariants(st, cfg.Targets); err != nil {
+		t.Error(err)
+	}
+}
