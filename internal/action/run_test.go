@@ -18,6 +18,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/testkit"
@@ -187,7 +188,7 @@ func newWorld(t *testing.T, useCase, scopeKey string, mutate func(*emulator.Seed
 		mutate(&seed)
 	}
 	w := &world{oldPAT: old, shift: &atomic.Int64{}}
-	w.emu, w.url = emulator.NewTestServer(t, seed, emulator.WithClock(w.now))
+	w.emu, w.url = emulatortest.NewServer(t, seed, emulator.WithClock(w.now))
 	return w
 }
 
