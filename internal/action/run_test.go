@@ -725,7 +725,7 @@ func TestRunAuditEndToEnd(t *testing.T) {
 	if !strings.Contains(res.log, "Groo PAT audit, generated 2026-11-27T03:00:00Z for Groo user usr_octo") {
 		t.Errorf("no table in the log:\n%s", res.log)
 	}
-	golden(t, "summary_audit_e2e.md", res.summary)
+	testkit.Golden(t, filepath.Join("testdata", "summary_audit_e2e.md"), []byte(res.summary))
 	if res.outputs["rotated"] != "false" {
 		t.Errorf("outputs %v", res.outputs)
 	}
