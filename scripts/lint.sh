@@ -62,6 +62,7 @@ if deps=$(go list -deps ./internal/daemon); then
 else
 	status=1
 fi
+# shellcheck disable=SC2016 # $p is a Go template variable
 if imports=$(go list -f '{{$p := .ImportPath}}{{range .Imports}}{{$p}} {{.}}{{"\n"}}{{end}}' ./...); then
 	if grep -E " (testing|$helpers)\$" <<<"$imports" | grep -Ev "^$helpers " >&2; then
 		echo "these non-test files import \"testing\" or a test helper (above): move the code into a _test.go file or a test helper package" >&2
