@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks (`make lint`, run by .ci/run): gofmt, staticcheck, actionlint
-# on every workflow of the repository and shellcheck on the scripts. actionlint
+# Static checks (`make lint`, run by .ci/run): gofmt, staticcheck, test code
+# kept out of the binaries (go list), actionlint on every workflow of the
+# repository and shellcheck on the scripts. actionlint
 # also checks action.yml, through the e2e workflow's `uses: ./` step, and the
 # workflows' `run:` scripts with shellcheck. staticcheck and actionlint are
 # installed at pinned versions into $PAT_TOOLS_DIR (outside the repository);
@@ -37,6 +38,39 @@ fi
 
 echo "==> staticcheck ./..."
 "$tools/staticcheck" ./... || status=1
+
+# Test code stays out of the binaries: no command links "testing" (the
+# emulator's test server lives in internal/emulator/emulatortest for this),
+# the daemon does not link the emulator, and only _test.go files import
+# "testing" or a test helper package (those may import each other).
+echo "==> test code stays out of the binaries"
+mod=$(go list -m)
+helpers="$mod/internal/(testkit|pgtest|ghconform|audit/storetest|emulator/emulatortest)"
+if deps=$(go list -deps ./cmd/...); then
+	if grep -qx testing <<<"$deps"; then
+		echo "go list -deps ./cmd/... names \"testing\": a non-test file imports it or a test helper" >&2
+		status=1
+	fi
+else
+	status=1
+fi
+if deps=$(go list -deps ./internal/daemon); then
+	if grep -E "^$mod/internal/emulator(/|\$)" <<<"$deps" >&2; then
+		echo "go list -deps ./internal/daemon names the emulator (above): the daemon must not link it" >&2
+		status=1
+	fi
+else
+	status=1
+fi
+# shellcheck disable=SC2016 # $p is a Go template variable
+if imports=$(go list -f '{{$p := .ImportPath}}{{range .Imports}}{{$p}} {{.}}{{"\n"}}{{end}}' ./...); then
+	if grep -E " (testing|$helpers)\$" <<<"$imports" | grep -Ev "^$helpers " >&2; then
+		echo "these non-test files import \"testing\" or a test helper (above): move the code into a _test.go file or a test helper package" >&2
+		status=1
+	fi
+else
+	status=1
+fi
 
 workflows=()
 for f in .github/workflows/*.yml examples/workflows/*.yml e2e/*/.github/workflows/*.yml; do

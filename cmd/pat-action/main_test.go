@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 )
 
@@ -171,7 +172,7 @@ func checkSecrets(t *testing.T, r run, secrets []string, afterID string) {
 	}
 }
 
-// conformingServer is emulator.NewTestServer with every GitHub request it
+// conformingServer is emulatortest.NewServer with every GitHub request it
 // receives checked against GitHub's OpenAPI description, on the server side
 // (the binary's HTTP client is out of the test's reach); Groo's and the
 // admin API's requests pass unchecked. The test fails at its end on a
@@ -181,7 +182,7 @@ func checkSecrets(t *testing.T, r run, secrets []string, afterID string) {
 func conformingServer(t *testing.T, seed emulator.Seed, opts ...ghconform.Option) (*emulator.Emulator, string) {
 	t.Helper()
 	chk := ghconform.New(t, nil, opts...)
-	return emulator.NewTestServer(t, seed, emulator.WithRequestHook(chk.Check))
+	return emulatortest.NewServer(t, seed, emulator.WithRequestHook(chk.Check))
 }
 
 func seed(useCase, scopeKey, old string) emulator.Seed {

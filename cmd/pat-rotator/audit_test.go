@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,8 +20,6 @@ import (
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // `pat-rotator audit` end to end: the real command line, configuration,
 // daemon, Groo and GitHub clients and SQLite store, against an emulator on
@@ -291,26 +288,6 @@ func assertUnchanged(t *testing.T, before, after emulator.State) {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update after checking the change):\n--- got ---\n%s", path, got)
-	}
-}
-
 func TestAuditCommandGolden(t *testing.T) {
 	t.Parallel()
 	s := newAuditSetup(t)
@@ -320,7 +297,7 @@ func TestAuditCommandGolden(t *testing.T) {
 		if res.err != nil {
 			t.Fatalf("--format %s: %v\nstderr:\n%s", format, res.err, res.stderr)
 		}
-		golden(t, "audit."+format+".golden", []byte(res.stdout))
+		testkit.Golden(t, filepath.Join("testdata", "audit."+format+".golden"), []byte(res.stdout))
 		s.assertNoTokenValue(t, res.stdout, res.stderr)
 		// The org secret's metadata was unreadable: the log says why.
 		if !strings.Contains(res.stderr, "could not read the secret's metadata") || !strings.Contains(res.stderr, "org:octo GROO_PAT") {
@@ -483,7 +460,7 @@ func TestAuditCommandPrune(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("--prune: %v\n%s", res.err, res.stderr)
 	}
-	golden(t, "audit.prune.golden", []byte(res.stdout))
+	testkit.Golden(t, filepath.Join("testdata", "audit.prune.golden"), []byte(res.stdout))
 	if !strings.Contains(res.stdout, "Nothing was revoked: add --yes") {
 		t.Errorf("the plan does not say that nothing was revoked:\n%s", res.stdout)
 	}

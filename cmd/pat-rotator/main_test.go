@@ -19,6 +19,7 @@ import (
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/testkit"
 )
@@ -28,7 +29,7 @@ func noEnv(string) string { return "" }
 // tokenValue matches anything that could be a whole token value.
 var tokenValue = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|[0-9a-f]{64}|ghs_[A-Za-z0-9]{16,}`)
 
-// conformingServer is emulator.NewTestServer with every GitHub request it
+// conformingServer is emulatortest.NewServer with every GitHub request it
 // receives checked against GitHub's OpenAPI description, on the server side
 // (the binary's HTTP client is out of the test's reach); Groo's and the
 // admin API's requests pass unchecked. The test fails at its end on a
@@ -38,7 +39,7 @@ var tokenValue = regexp.MustCompile(`groo_pat_[0-9a-f]{8,}|[0-9a-f]{64}|ghs_[A-Z
 func conformingServer(t *testing.T, seed emulator.Seed, opts ...ghconform.Option) (*emulator.Emulator, string) {
 	t.Helper()
 	chk := ghconform.New(t, nil, opts...)
-	return emulator.NewTestServer(t, seed, emulator.WithRequestHook(chk.Check))
+	return emulatortest.NewServer(t, seed, emulator.WithRequestHook(chk.Check))
 }
 
 func TestDemo(t *testing.T) {

@@ -2,7 +2,6 @@ package action
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +11,9 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files and the docs tables")
+	"github.com/groo/pat-action/internal/testkit"
+)
 
 // docsPath holds the inputs and outputs tables that must equal action.yml.
 // The lead moves them into README.md: change this one constant then.
@@ -206,14 +205,14 @@ func TestDocsTables(t *testing.T) {
 		if m[2] == sec.want {
 			continue
 		}
-		if *update {
+		if testkit.Updating() {
 			doc = re.ReplaceAllLiteralString(doc, m[1]+sec.want+m[3])
 			continue
 		}
 		t.Errorf("%s: the %s table differs from action.yml; run go test ./internal/action -run TestDocsTables -update\ngot:\n%s\nwant:\n%s",
 			filepath.Base(docsPath), sec.name, m[2], sec.want)
 	}
-	if *update {
+	if testkit.Updating() {
 		if err := os.WriteFile(docsPath, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}

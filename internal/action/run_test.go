@@ -18,6 +18,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/testkit"
@@ -187,7 +188,7 @@ func newWorld(t *testing.T, useCase, scopeKey string, mutate func(*emulator.Seed
 		mutate(&seed)
 	}
 	w := &world{oldPAT: old, shift: &atomic.Int64{}}
-	w.emu, w.url = emulator.NewTestServer(t, seed, emulator.WithClock(w.now))
+	w.emu, w.url = emulatortest.NewServer(t, seed, emulator.WithClock(w.now))
 	return w
 }
 
@@ -724,7 +725,7 @@ func TestRunAuditEndToEnd(t *testing.T) {
 	if !strings.Contains(res.log, "Groo PAT audit, generated 2026-11-27T03:00:00Z for Groo user usr_octo") {
 		t.Errorf("no table in the log:\n%s", res.log)
 	}
-	golden(t, "summary_audit_e2e.md", res.summary)
+	testkit.Golden(t, filepath.Join("testdata", "summary_audit_e2e.md"), []byte(res.summary))
 	if res.outputs["rotated"] != "false" {
 		t.Errorf("outputs %v", res.outputs)
 	}

@@ -1,7 +1,6 @@
 package action
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,25 +10,8 @@ import (
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/rotation"
+	"github.com/groo/pat-action/internal/testkit"
 )
-
-// golden compares got with testdata/name, rewriting it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update after checking):\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
-}
 
 var (
 	t0         = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
@@ -84,7 +66,7 @@ func TestSummaryGolden(t *testing.T) {
 	for name, got := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			golden(t, name, got)
+			testkit.Golden(t, filepath.Join("testdata", name), []byte(got))
 			if strings.Contains(got, testPAT) {
 				t.Error("the summary holds the token")
 			}
@@ -131,7 +113,7 @@ func TestAuditSummaryGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, got)
+			testkit.Golden(t, filepath.Join("testdata", tc.golden), []byte(got))
 			if r.Summary.Errors != tc.errors || r.MaxSeverity() != tc.maxSeverity {
 				t.Errorf("%d errors, worst %q; want %d, %q", r.Summary.Errors, r.MaxSeverity(), tc.errors, tc.maxSeverity)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 func TestPlanPruneFixture(t *testing.T) {
@@ -21,7 +23,7 @@ func TestPlanPruneFixture(t *testing.T) {
 	if err := RenderPrunePlan(&b, plan); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "prune.golden", b.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "report", "prune.golden"), b.Bytes())
 
 	for _, a := range plan {
 		if a.Skip == (a.SkipReason == "") {

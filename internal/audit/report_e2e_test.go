@@ -3,9 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -234,26 +232,6 @@ func (env e2eEnv) gather(t *testing.T) audit.Input {
 	}
 }
 
-func goldenE2E(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "report", name)
-	// -update is declared by the package's internal tests, which share
-	// this test binary.
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is intended)\n--- got ---\n%s", path, got)
-	}
-}
-
 func TestAuditAgainstEmulator(t *testing.T) {
 	t.Parallel()
 	env := startEmulator(t)
@@ -320,7 +298,7 @@ func TestAuditAgainstEmulator(t *testing.T) {
 				t.Errorf("%s holds the value of token %s", name, st.id)
 			}
 		}
-		goldenE2E(t, name, b.Bytes())
+		testkit.Golden(t, filepath.Join("testdata", "report", name), b.Bytes())
 	}
 
 	// Audit changes nothing: no token revoked or created, no secret written.
@@ -353,7 +331,7 @@ func TestPruneAgainstEmulator(t *testing.T) {
 	if err := audit.RenderPrunePlan(&b, plan); err != nil {
 		t.Fatal(err)
 	}
-	goldenE2E(t, "emulator.prune.golden", b.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "report", "emulator.prune.golden"), b.Bytes())
 
 	var toRevoke []string
 	for _, a := range plan {

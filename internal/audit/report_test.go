@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,31 +13,8 @@ import (
 
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/testkit"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/report")
-
-// golden compares got with testdata/report/name, or rewrites it with -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "report", name)
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./internal/audit/ -run %s -update to create it): %v", t.Name(), err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 func findingCodes(fs []Finding) []string {
 	var out []string
@@ -186,7 +162,7 @@ func renderAll(t *testing.T, r Report) map[string][]byte {
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
 	for name, got := range renderAll(t, Build(fixtureInput())) {
-		checkGolden(t, name, got)
+		testkit.Golden(t, filepath.Join("testdata", "report", name), got)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/testkit"
@@ -76,7 +77,7 @@ func newFleetBot(t testing.TB, repos int, bootstrap []string, botName string) *f
 		f.secrets = append(f.secrets, s)
 		seed.Groo.Tokens = append(seed.Groo.Tokens, emulator.SeedToken{Name: uc, Secret: s, CreatedAt: &hourAgo, ExpiresAt: &expires})
 	}
-	f.emu, f.url = emulator.NewTestServer(t, seed)
+	f.emu, f.url = emulatortest.NewServer(t, seed)
 	return f
 }
 

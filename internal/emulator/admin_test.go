@@ -18,7 +18,7 @@ func keysOf(m map[string]any) string {
 
 func TestAdminAPI(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, Seed{})
+	e, url := newTestServer(t, Seed{})
 
 	// Seed over HTTP, with the implicit demo user.
 	seed := `{"groo":{"tokens":[{"name":"boot","secret":"` + patAlice + `","expiresAt":null,"id":"tok_boot"}]},

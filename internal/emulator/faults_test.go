@@ -31,7 +31,7 @@ func TestFaultStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			e.SetFaults([]Fault{tt.fault, {Route: RouteSecretGet, Status: 418}})
 			r := call(t, tt.method, url+tt.path, tt.auth, tt.body).want(t, tt.status)
 			if got := r.header.Get("Retry-After"); tt.retryAfter != "" && got != tt.retryAfter {
@@ -52,7 +52,7 @@ func TestFaultStatus(t *testing.T) {
 
 	// Count: the fault hits once, the next request goes through; other
 	// scopes are unaffected by a scoped fault.
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	e.SetFaults([]Fault{{Route: RouteSecretPut, Status: 500, Count: 1}, {Route: RouteAll, Scope: "repo:octo/web", Status: 500}})
 	base := url + "/repos/octo/app/actions/secrets"
 	putSecret(t, base, bearer(ghFull), "X", "v", nil).want(t, 500)
@@ -63,7 +63,7 @@ func TestFaultStatus(t *testing.T) {
 
 func TestFaultDropActs(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	e.SetFaults([]Fault{{Route: RouteSecretPut, Drop: true, Count: 1}, {Route: RouteGrooCreate, Drop: true, Count: 1}})
 
 	k := call(t, "GET", url+"/repos/octo/app/actions/secrets/public-key", bearer(ghFull), nil).want(t, 200)
@@ -94,7 +94,7 @@ func TestFaultDropActs(t *testing.T) {
 
 func TestFaultLatencyHonoursCancellation(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	e.SetFaults([]Fault{{Route: RouteGrooCreate, Latency: time.Hour}, {Route: RouteGrooMe, Latency: time.Millisecond}})
 	call(t, "GET", url+"/v1/auth/me", bearer(patAlice), nil).want(t, 200)
 
@@ -142,7 +142,7 @@ func TestFaultJSON(t *testing.T) {
 
 func TestWaitHit(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	me, any := e.WaitHit(RouteGrooMe), e.WaitHit(RouteAll)
 	select {
 	case <-me:

@@ -49,7 +49,7 @@ func TestGitHubScopes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			auth := bearer(ghFull)
 			base := tt.base(url, repoID(t, url, "octo/app"))
 
@@ -137,7 +137,7 @@ func TestGitHubScopes(t *testing.T) {
 
 func TestGitHubAuth(t *testing.T) {
 	t.Parallel()
-	_, url := NewTestServer(t, testSeed())
+	_, url := newTestServer(t, testSeed())
 	base := url + "/repos/octo/app/actions/secrets"
 	tests := []struct {
 		name, method, path, auth string
@@ -187,7 +187,7 @@ func TestGitHubOrgVisibility(t *testing.T) {
 	for _, area := range []string{"actions", "dependabot"} {
 		t.Run(area, func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			auth := bearer(ghFull)
 			base := url + "/orgs/octo/" + area + "/secrets"
 			scope := map[string]string{"actions": "org:octo", "dependabot": "dependabot-org:octo"}[area]
@@ -249,7 +249,7 @@ func TestGitHubOrgVisibility(t *testing.T) {
 
 func TestGitHubListPagination(t *testing.T) {
 	t.Parallel()
-	_, url := NewTestServer(t, testSeed())
+	_, url := newTestServer(t, testSeed())
 	base := url + "/api/v3/repos/octo/app/actions/secrets"
 	for _, n := range []string{"E", "A", "C", "B", "D"} {
 		putSecret(t, base, bearer(ghFull), n, "v", nil).want(t, 201)
@@ -284,7 +284,7 @@ func TestGitHubListPagination(t *testing.T) {
 
 func TestGitHubAbsoluteForm(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	proxy, _ := neturl.Parse(url)
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
 	for _, target := range []string{
@@ -309,7 +309,7 @@ func TestGitHubAbsoluteForm(t *testing.T) {
 
 func TestGitHubApp(t *testing.T) {
 	t.Parallel()
-	_, url := NewTestServer(t, testSeed())
+	_, url := newTestServer(t, testSeed())
 	jwt := func(iss any) string {
 		enc := base64.RawURLEncoding.EncodeToString
 		return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +

@@ -44,7 +44,7 @@ func sealKey(t testing.TB, k *github.PublicKey, value string) string {
 
 func TestGoGitHubInterop(t *testing.T) {
 	t.Parallel()
-	e, base := NewTestServer(t, testSeed())
+	e, base := newTestServer(t, testSeed())
 	ctx := context.Background()
 	c := ghClient(t, base, ghFull)
 
@@ -128,7 +128,7 @@ func TestGoGitHubRateLimitErrors(t *testing.T) {
 
 	t.Run("primary", func(t *testing.T) {
 		t.Parallel()
-		e, base := NewTestServer(t, testSeed())
+		e, base := newTestServer(t, testSeed())
 		e.SetRateLimits(RateLimits{PrimaryLimit: 1})
 		c := ghClient(t, base, ghFull)
 		if _, _, err := c.Repositories.Get(ctx, "octo", "app"); err != nil {
@@ -142,7 +142,7 @@ func TestGoGitHubRateLimitErrors(t *testing.T) {
 	})
 	t.Run("secondary", func(t *testing.T) {
 		t.Parallel()
-		e, base := NewTestServer(t, testSeed())
+		e, base := newTestServer(t, testSeed())
 		e.SetRateLimits(RateLimits{MinMutatingInterval: time.Hour})
 		c := ghClient(t, base, ghFull)
 		key, _, err := c.Actions.GetRepoPublicKey(ctx, "octo", "app")
@@ -166,7 +166,7 @@ func TestGoGitHubRateLimitErrors(t *testing.T) {
 	})
 	t.Run("secondary points, 403 then 429", func(t *testing.T) {
 		t.Parallel()
-		e, base := NewTestServer(t, testSeed())
+		e, base := newTestServer(t, testSeed())
 		e.SetRateLimits(RateLimits{PointsPerWindow: 1})
 		c := ghClient(t, base, ghFull)
 		if _, _, err := c.Repositories.Get(ctx, "octo", "app"); err != nil {

@@ -21,7 +21,7 @@ func TestGrooMe(t *testing.T) {
 	seed.Groo.Tokens = append(seed.Groo.Tokens,
 		SeedToken{ID: "tok_exp", Name: "expired", Secret: "groo_pat_e0000000000000000000000000000000000000000000000000000000000005", ExpiresAt: &expired},
 		SeedToken{ID: "tok_rev", Name: "revoked", Secret: "groo_pat_7e00000000000000000000000000000000000000000000000000000000006", Revoked: true})
-	_, url := NewTestServer(t, seed)
+	_, url := newTestServer(t, seed)
 	tests := []struct {
 		name   string
 		auth   string
@@ -60,7 +60,7 @@ func TestGrooMe(t *testing.T) {
 
 func TestGrooCreateListRevoke(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	alice := bearer(patAlice)
 
 	expires := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Millisecond)
@@ -127,7 +127,7 @@ func TestGrooCreateListRevoke(t *testing.T) {
 
 func TestGrooErrors(t *testing.T) {
 	t.Parallel()
-	_, url := NewTestServer(t, testSeed())
+	_, url := newTestServer(t, testSeed())
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	tests := []struct {
 		name, method, path, auth string

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/nacl/box"
 )
@@ -41,6 +43,26 @@ func testSeed() Seed {
 			Apps:           []SeedApp{{ID: 123, Installations: []SeedInstallation{{ID: 456, Account: "octo"}}}},
 		},
 	}
+}
+
+// newTestServer is emulatortest.NewServer, which the package's own tests
+// cannot import (emulatortest imports this package).
+func newTestServer(t testing.TB, seed Seed, opts ...Option) (*Emulator, string) {
+	t.Helper()
+	e := New(opts...)
+	if err := e.Seed(seed); err != nil {
+		t.Fatalf("emulator seed: %v", err)
+	}
+	url, shutdown, err := Start("127.0.0.1:0", e)
+	if err != nil {
+		t.Fatalf("emulator start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	})
+	return e, url
 }
 
 type resp struct {

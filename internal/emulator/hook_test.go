@@ -16,7 +16,7 @@ func TestRequestHook(t *testing.T) {
 	type seen struct{ method, path, body string }
 	var mu sync.Mutex
 	var got []seen
-	e, url := NewTestServer(t, testSeed(), WithRequestHook(func(r *http.Request, body []byte) {
+	e, url := newTestServer(t, testSeed(), WithRequestHook(func(r *http.Request, body []byte) {
 		// A hook that drains r.Body must not take it from the handler.
 		_, _ = io.Copy(io.Discard, r.Body)
 		mu.Lock()

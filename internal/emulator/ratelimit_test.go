@@ -14,7 +14,7 @@ func TestPrimaryRateLimit(t *testing.T) {
 	for _, use429 := range []bool{false, true} {
 		t.Run("use429="+strconv.FormatBool(use429), func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			e.SetRateLimits(RateLimits{PrimaryLimit: 2, Use429: use429})
 			for i := 1; i <= 2; i++ {
 				r := call(t, "GET", url+"/repos/octo/app", bearer(ghFull), nil).want(t, 200)
@@ -61,7 +61,7 @@ func TestSecondaryRateLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			base := url + "/repos/octo/app/actions/secrets"
 			k := call(t, "GET", base+"/public-key", bearer(ghRO), nil).want(t, 200) // another token: not counted
 			e.SetRateLimits(tt.limits)
@@ -93,7 +93,7 @@ func TestSecondaryRateLimit(t *testing.T) {
 
 func TestSecondaryMaxConcurrent(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	e.SetRateLimits(RateLimits{MaxConcurrent: 1})
 	e.SetFaults([]Fault{{Route: RouteRepo, Latency: time.Hour, Count: 1}})
 

@@ -19,7 +19,7 @@ func TestGrooClockOffset(t *testing.T) {
 		t.Run(off.String(), func(t *testing.T) {
 			t.Parallel()
 			base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			e, url := NewTestServer(t, testSeed(), WithClock(func() time.Time { return base }))
+			e, url := newTestServer(t, testSeed(), WithClock(func() time.Time { return base }))
 			e.SetGrooClockOffset(off)
 			if e.GrooClockOffset() != off {
 				t.Fatalf("offset %s", e.GrooClockOffset())
@@ -69,7 +69,7 @@ func TestGrooClockOffset(t *testing.T) {
 	}
 
 	// The admin route and the option.
-	e, url := NewTestServer(t, testSeed(), WithGrooClockOffset(time.Minute))
+	e, url := newTestServer(t, testSeed(), WithGrooClockOffset(time.Minute))
 	if e.GrooClockOffset() != time.Minute {
 		t.Fatal("WithGrooClockOffset")
 	}
@@ -88,7 +88,7 @@ func TestGrooClockOffset(t *testing.T) {
 // the third goes through.
 func TestFaultSequence(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	e.SetFaults([]Fault{
 		{Route: RouteSecretPut, Drop: true, Count: 1},
 		{Route: RouteSecretPut, Status: 403, Count: 1, Skip: 1},
@@ -126,7 +126,7 @@ func TestFaultSequence(t *testing.T) {
 // does not land; one slowed less than the timeout does.
 func TestFaultLatencyWriteAbandoned(t *testing.T) {
 	t.Parallel()
-	e, url := NewTestServer(t, testSeed())
+	e, url := newTestServer(t, testSeed())
 	base := url + "/repos/octo/app/actions/secrets"
 	put := func(value string, timeout time.Duration) error {
 		k := call(t, "GET", base+"/public-key", bearer(ghFull), nil).want(t, 200)
@@ -192,7 +192,7 @@ func TestFaultMangle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mangle, func(t *testing.T) {
 			t.Parallel()
-			e, url := NewTestServer(t, testSeed())
+			e, url := newTestServer(t, testSeed())
 			e.SetFaults([]Fault{{Route: RouteGrooCreate, Mangle: tt.mangle, Count: 1}, {Route: RouteGrooList, Mangle: tt.mangle, Count: 1}})
 			r := call(t, "POST", url+"/v1/account/tokens", bearer(patAlice), map[string]any{"name": "m", "expiresAt": exp.Format(time.RFC3339)}).want(t, 201)
 			tt.check(t, r.body["token"].(map[string]any), string(r.raw))
@@ -216,7 +216,7 @@ func TestFaultMangle(t *testing.T) {
 
 	t.Run(MangleShortExpiresAt, func(t *testing.T) {
 		t.Parallel()
-		e, url := NewTestServer(t, testSeed())
+		e, url := newTestServer(t, testSeed())
 		e.SetFaults([]Fault{{Route: RouteGrooCreate, Mangle: MangleShortExpiresAt + "," + MangleOmitCreatedAt}})
 		r := call(t, "POST", url+"/v1/account/tokens", bearer(patAlice), map[string]any{"name": "s", "expiresAt": exp.Format(time.RFC3339)}).want(t, 201)
 		tok := r.body["token"].(map[string]any)
@@ -245,7 +245,7 @@ func TestJournal(t *testing.T) {
 	updated := time.Now().Add(-time.Hour).UTC()
 	seed := testSeed()
 	seed.GitHub.Secrets = []SeedSecret{{Scope: "repo:octo/app", Name: "GROO_PAT", Value: patOld, UpdatedAt: &updated}}
-	e, url := NewTestServer(t, seed)
+	e, url := newTestServer(t, seed)
 	if s, _ := e.State().Secret("repo:octo/app", "GROO_PAT"); !s.UpdatedAt.Equal(updated) || !s.CreatedAt.Equal(updated) {
 		t.Fatalf("seeded secret times %s %s", s.CreatedAt, s.UpdatedAt)
 	}

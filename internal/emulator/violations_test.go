@@ -13,7 +13,7 @@ func TestViolations(t *testing.T) {
 	t.Parallel()
 	t.Run("revoking the token a secret holds", func(t *testing.T) {
 		t.Parallel()
-		e, url := NewTestServer(t, testSeed())
+		e, url := newTestServer(t, testSeed())
 		putSecret(t, url+"/repos/octo/app/actions/secrets", bearer(ghFull), "GROO_PAT", patOld, nil).want(t, 201)
 		call(t, "DELETE", url+"/v1/account/tokens/tok_old", bearer(patAlice), nil).want(t, 200)
 		v := e.Violations()
@@ -28,7 +28,7 @@ func TestViolations(t *testing.T) {
 	})
 	t.Run("writing a revoked token", func(t *testing.T) {
 		t.Parallel()
-		e, url := NewTestServer(t, testSeed())
+		e, url := newTestServer(t, testSeed())
 		call(t, "DELETE", url+"/v1/account/tokens/tok_old", bearer(patAlice), nil).want(t, 200)
 		if len(e.Violations()) != 0 {
 			t.Fatal("a revoke nobody holds is no violation")
@@ -41,7 +41,7 @@ func TestViolations(t *testing.T) {
 	})
 	t.Run("the rotation order is clean", func(t *testing.T) {
 		t.Parallel()
-		e, url := NewTestServer(t, testSeed())
+		e, url := newTestServer(t, testSeed())
 		base := url + "/repos/octo/app/environments/prod%2Feu/secrets"
 		putSecret(t, base, bearer(ghFull), "GROO_PAT", patOld, nil).want(t, 201)
 		r := call(t, "POST", url+"/v1/account/tokens", bearer(patOld), map[string]any{"name": "GitHub Actions - octo/app GROO_PAT"}).want(t, 201)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 )
 
 const sealed = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" // any standard base64
@@ -379,7 +380,7 @@ func TestCheckAsEmulatorHook(t *testing.T) {
 	t.Parallel()
 	ftb := &fakeTB{TB: t}
 	c := New(ftb, nil)
-	_, base := emulator.NewTestServer(t, emulator.Seed{GitHub: emulator.GitHubSeed{Tokens: []string{"ghp_hook"}, Repositories: []string{"octo/app"}}},
+	_, base := emulatortest.NewServer(t, emulator.Seed{GitHub: emulator.GitHubSeed{Tokens: []string{"ghp_hook"}, Repositories: []string{"octo/app"}}},
 		emulator.WithRequestHook(c.Check))
 	send := func(method, path, body string) int {
 		var rd io.Reader

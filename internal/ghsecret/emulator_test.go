@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 )
@@ -85,7 +86,7 @@ func TestEmulatorAllScopes(t *testing.T) {
 		for _, tg := range allScopes {
 			t.Run(baseName(base)+"/"+string(tg.Scope), func(t *testing.T) {
 				t.Parallel()
-				e, srv := emulator.NewTestServer(t, seed())
+				e, srv := emulatortest.NewServer(t, seed())
 				c := newClient(t, srv+base, fullToken)
 				ctx := context.Background()
 
@@ -143,7 +144,7 @@ func TestEmulatorEnvironmentWithSlash(t *testing.T) {
 	for _, base := range bases {
 		t.Run(baseName(base), func(t *testing.T) {
 			t.Parallel()
-			e, srv := emulator.NewTestServer(t, seed())
+			e, srv := emulatortest.NewServer(t, seed())
 			c := newClient(t, srv+base, fullToken)
 			ctx := context.Background()
 			eu := ghsecret.Target{Scope: ghsecret.ScopeEnvironment, Owner: "octo", Repo: "app", Environment: "prod/eu", Name: "GROO_PAT"}
@@ -175,7 +176,7 @@ func TestEmulatorKeyRotation(t *testing.T) {
 	for _, tg := range allScopes {
 		t.Run(string(tg.Scope), func(t *testing.T) {
 			t.Parallel()
-			e, srv := emulator.NewTestServer(t, seed())
+			e, srv := emulatortest.NewServer(t, seed())
 			c := newClient(t, srv+"/", fullToken)
 			ctx := context.Background()
 			stale, err := c.PublicKey(ctx, tg)
@@ -208,7 +209,7 @@ func TestEmulatorOrgVisibility(t *testing.T) {
 	for _, scope := range []ghsecret.Scope{ghsecret.ScopeOrganization, ghsecret.ScopeDependabotOrganization} {
 		t.Run(string(scope), func(t *testing.T) {
 			t.Parallel()
-			e, srv := emulator.NewTestServer(t, seed())
+			e, srv := emulatortest.NewServer(t, seed())
 			c := newClient(t, srv+"/", fullToken)
 			ctx := context.Background()
 			app, err1 := c.RepositoryID(ctx, "octo", "app")
@@ -314,7 +315,7 @@ func TestEmulatorReadOnlyToken(t *testing.T) {
 	for _, tg := range allScopes {
 		t.Run(string(tg.Scope), func(t *testing.T) {
 			t.Parallel()
-			e, srv := emulator.NewTestServer(t, seed())
+			e, srv := emulatortest.NewServer(t, seed())
 			c := newClient(t, srv+"/", readOnlyToken)
 			_, err := c.Put(context.Background(), tg, ghsecret.PublicKey{}, []byte(value))
 			var refused *ghsecret.RefusedError
@@ -338,7 +339,7 @@ func TestEmulatorReadOnlyToken(t *testing.T) {
 
 func TestEmulatorMissingScopes(t *testing.T) {
 	t.Parallel()
-	_, srv := emulator.NewTestServer(t, seed())
+	_, srv := emulatortest.NewServer(t, seed())
 	c := newClient(t, srv+"/", fullToken)
 	for _, tg := range []ghsecret.Target{
 		{Scope: ghsecret.ScopeRepository, Owner: "octo", Repo: "nope", Name: "GROO_PAT"},
@@ -370,7 +371,7 @@ func TestEmulatorFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e, srv := emulator.NewTestServer(t, seed())
+			e, srv := emulatortest.NewServer(t, seed())
 			var mu sync.Mutex
 			var waits []time.Duration
 			c := newClient(t, srv+"/", fullToken, ghsecret.WithSleep(func(ctx context.Context, d time.Duration) error {
@@ -404,7 +405,7 @@ func TestEmulatorRateLimits(t *testing.T) {
 
 	t.Run("paced: no breach", func(t *testing.T) {
 		t.Parallel()
-		e, srv := emulator.NewTestServer(t, seed())
+		e, srv := emulatortest.NewServer(t, seed())
 		e.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 300 * time.Millisecond})
 		c := newClient(t, srv+"/", fullToken, ghsecret.WithMutationInterval(600*time.Millisecond), // twice the limit: a loaded machine delays requests unevenly
 			ghsecret.WithSleep(func(ctx context.Context, d time.Duration) error { // real waits
@@ -429,7 +430,7 @@ func TestEmulatorRateLimits(t *testing.T) {
 
 	t.Run("unpaced: breach, then retry-after honoured", func(t *testing.T) {
 		t.Parallel()
-		e, srv := emulator.NewTestServer(t, seed())
+		e, srv := emulatortest.NewServer(t, seed())
 		e.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 500 * time.Millisecond})
 		var waits []time.Duration
 		c := newClient(t, srv+"/", fullToken, ghsecret.WithSleep(func(ctx context.Context, d time.Duration) error {
@@ -458,7 +459,7 @@ func TestEmulatorRateLimits(t *testing.T) {
 
 	t.Run("primary limit resetting in an hour", func(t *testing.T) {
 		t.Parallel()
-		e, srv := emulator.NewTestServer(t, seed())
+		e, srv := emulatortest.NewServer(t, seed())
 		e.SetRateLimits(emulator.RateLimits{PrimaryLimit: 2})
 		c := newClient(t, srv+"/", fullToken)
 		key, err := c.PublicKey(context.Background(), tg)

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/crypto/nacl/box"
 
-	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 )
@@ -158,7 +158,7 @@ func TestInteropSealOpensInGo(t *testing.T) {
 func TestInteropEmulatorAcceptsLibsodium(t *testing.T) {
 	t.Parallel()
 	node := requireNode(t)
-	e, srv := emulator.NewTestServer(t, seed())
+	e, srv := emulatortest.NewServer(t, seed())
 	chk := ghconform.New(t, nil)
 	hc := chk.Client()
 	for _, tg := range allScopes {

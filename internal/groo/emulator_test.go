@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/groo"
 )
 
@@ -25,7 +26,7 @@ const (
 
 func newEmulated(t *testing.T) (*emulator.Emulator, *groo.Client, groo.Token) {
 	t.Helper()
-	emu, url := emulator.NewTestServer(t, emulator.Seed{Groo: emulator.GrooSeed{
+	emu, url := emulatortest.NewServer(t, emulator.Seed{Groo: emulator.GrooSeed{
 		Users: []emulator.SeedUser{{ID: "usr_1", Email: "one@example.com"}},
 		Tokens: []emulator.SeedToken{
 			{ID: "tok_cred", Name: "GitHub Actions - octo/app GROO_PAT", Secret: emuCred},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/emulator"
+	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
@@ -115,7 +116,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		secrets = []emulator.SeedSecret{{Scope: o.target.Key(), Name: o.target.Name, Value: secret}}
 	}
 	shift := &atomic.Int64{}
-	emu, url := emulator.NewTestServer(t, emulator.Seed{
+	emu, url := emulatortest.NewServer(t, emulator.Seed{
 		Groo: emulator.GrooSeed{Tokens: []emulator.SeedToken{{ID: "tok_seed", Name: useCase, Secret: secret, CreatedAt: &created}}},
 		GitHub: emulator.GitHubSeed{
 			Tokens:       []string{ghToken},
