@@ -13,22 +13,40 @@ import (
 // GitHub mutations per credential. SQLite (sqlitestore) and PostgreSQL
 // (pgstore) implement it; internal/audit/storetest is the contract both
 // pass. Nothing in a Store is ever a token value.
+//
+// It is the sum of small interfaces, one per job, so that each user asks
+// for what it uses: the rotation engine a Recorder and a write history, the
+// sweep the pending revokes, the scheduler the leases, the audit the event
+// log.
 type Store interface {
 	Recorder
 	FencedWriter
 	MutationPacer
+	EventLog
+	WriteHistory
+	PendingRevokes
+	Leases
+	Close() error
+}
 
+// EventLog reads the rotation events back.
+type EventLog interface {
 	// History lists events, oldest first, keeping the latest outcome of
 	// each attempt.
 	History(ctx context.Context, q HistoryQuery) ([]Event, error)
-
 	// Current is what the last successful rotation of a use case wrote.
 	Current(ctx context.Context, useCase string) (CurrentToken, bool, error)
+}
 
+// WriteHistory tells when a token's writes ended (rotation.WriteHistory).
+type WriteHistory interface {
 	// WritesEnded reports when the rotation that minted tokenID finished, so
-	// that no write of that token can land after it (rotation.WriteHistory).
+	// that no write of that token can land after it.
 	WritesEnded(ctx context.Context, useCase, tokenID string) (time.Time, bool, error)
+}
 
+// PendingRevokes are the replaced tokens still live, for the sweep.
+type PendingRevokes interface {
 	// AddPendingRevoke keeps a token to revoke later; adding one already
 	// pending keeps its attempts and the earlier revoke-after.
 	AddPendingRevoke(ctx context.Context, p PendingRevoke) error
@@ -43,7 +61,10 @@ type Store interface {
 	// RevokeDone forgets a pending revoke once Groo confirmed it (or said
 	// the token is already gone).
 	RevokeDone(ctx context.Context, tokenID string) error
+}
 
+// Leases serialise the rotations of a use case across processes.
+type Leases interface {
 	// AcquireLease takes the use case's lease for holder until now+ttl, on
 	// the store's clock (the database's, for a shared one). A lease held by
 	// another holder and not yet expired fails with a *LeaseHeldError. An
@@ -59,8 +80,6 @@ type Store interface {
 	// ReleaseLease gives the lease up if this holder still has it in this
 	// term; otherwise it does nothing.
 	ReleaseLease(ctx context.Context, l Lease) error
-
-	Close() error
 }
 
 // HistoryQuery filters History. Zero fields do not filter.
