@@ -1,9 +1,6 @@
 package audit
 
 import (
-	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -34,14 +31,6 @@ type PruneAction struct {
 	Skip       bool   `json:"skip"`
 	SkipReason string `json:"skip_reason,omitempty"`
 }
-
-// Revoker revokes a Groo token by id; a token already gone is success.
-// *groo.Client satisfies it.
-type Revoker interface {
-	Revoke(ctx context.Context, cred groo.Token, id string) error
-}
-
-var _ Revoker = (*groo.Client)(nil)
 
 // PlanPrune lists the live tokens of the report's use cases and its orphans,
 // and says which of them are safe to revoke now, by the retire rule
@@ -155,50 +144,6 @@ func recordedSecret(uc UseCaseReport, ui UseCaseInput, byID map[string]groo.Toke
 		return nil, "the store has no successful write of the recorded token: rotate first"
 	}
 	return &retire.Secret{Current: cur, WrittenAt: written}, ""
-}
-
-// ApplyPrune revokes the planned tokens that are not skipped, with cred.
-// One failure does not stop the others: the errors are joined. A token
-// matching cred (same prefix and last four) is revoked last, so that the
-// credential stays usable for the rest. It returns the ids Groo confirmed
-// revoked (or already gone).
-func ApplyPrune(ctx context.Context, rev Revoker, cred groo.Token, actions []PruneAction) (revoked []string, err error) {
-	todo := make([]PruneAction, 0, len(actions))
-	seen := map[string]bool{}
-	for _, a := range actions {
-		if a.Skip || a.TokenID == "" || seen[a.TokenID] {
-			continue
-		}
-		seen[a.TokenID] = true
-		todo = append(todo, a)
-	}
-	isCred := func(a PruneAction) bool {
-		return !cred.IsZero() && a.Prefix != "" && a.LastFour != "" && a.Prefix == cred.TokenPrefix() && a.LastFour == cred.LastFour()
-	}
-	slices.SortStableFunc(todo, func(a, b PruneAction) int {
-		ab, bb := 0, 0
-		if isCred(a) {
-			ab = 1
-		}
-		if isCred(b) {
-			bb = 1
-		}
-		return cmp.Compare(ab, bb)
-	})
-
-	var errs []error
-	for _, a := range todo {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("prune stopped before token %s: %w", a.TokenID, err))
-			break
-		}
-		if err := rev.Revoke(ctx, cred, a.TokenID); err != nil {
-			errs = append(errs, fmt.Errorf("revoke token %s of %q: %w", a.TokenID, a.UseCase, err))
-			continue
-		}
-		revoked = append(revoked, a.TokenID)
-	}
-	return revoked, errors.Join(errs...)
 }
 
 // RenderPrunePlan writes a plan for a terminal: one line per token, what

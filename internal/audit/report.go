@@ -211,7 +211,7 @@ func sortTokens(ts []groo.TokenInfo) {
 }
 
 // Build computes the report. It reads nothing and changes nothing: callers
-// gather the Input, and only PlanPrune/ApplyPrune act on the result.
+// gather the Input, and only PlanPrune (and internal/prune, which carries a plan out) act on the result.
 func Build(in Input) Report {
 	if in.Now.IsZero() {
 		in.Now = time.Now()

@@ -17,6 +17,7 @@ import (
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/prune"
 	"github.com/groo/pat-action/internal/testkit"
 )
 
@@ -349,7 +350,7 @@ func TestPruneAgainstEmulator(t *testing.T) {
 		t.Fatalf("plan revokes %v, want %v\n%s", toRevoke, wantRevoke, b.String())
 	}
 
-	revoked, err := audit.ApplyPrune(context.Background(), env.groo, env.cred, plan)
+	revoked, err := prune.Apply(context.Background(), env.groo, env.cred, plan)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/prune"
 )
 
 // `pat-rotator audit`: the daemon gathers what audit.Build needs (the bot's
@@ -158,7 +159,7 @@ func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 // revoke is none of those. What the store does keep is updated: a pending
 // revoke of a pruned token is done, so the sweep does not retry it.
 func (d *Daemon) Prune(ctx context.Context, plan []audit.PruneAction) ([]string, error) {
-	revoked, err := audit.ApplyPrune(ctx, d.grooC, d.cred, plan)
+	revoked, err := prune.Apply(ctx, d.grooC, d.cred, plan)
 	byID := map[string]audit.PruneAction{}
 	for _, a := range plan {
 		byID[a.TokenID] = a

@@ -20,6 +20,7 @@ import (
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/prune"
 	"github.com/groo/pat-action/internal/retire"
 	"github.com/groo/pat-action/internal/rotation"
 	"github.com/groo/pat-action/internal/testkit"
@@ -257,7 +258,7 @@ func (e *env) runPrune(ctx context.Context, a Actor) *run {
 		r.err = err
 		return r
 	}
-	revoked, err := audit.ApplyPrune(ctx, gc, e.bot, plan)
+	revoked, err := prune.Apply(ctx, gc, e.bot, plan)
 	r.pruned = revoked
 	for _, id := range revoked {
 		if derr := e.store.RevokeDone(context.WithoutCancel(ctx), id); derr != nil {

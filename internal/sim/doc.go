@@ -7,7 +7,7 @@
 // several concurrent actors — stateless Action-style rotations (an Engine
 // without History), daemon-style rotations (an Engine over a SQLite store as
 // Recorder and History, under the store's lease) and audit prunes
-// (PlanPrune + ApplyPrune, as `pat-rotator audit --prune --yes`) — with
+// (PlanPrune + prune.Apply, as `pat-rotator audit --prune --yes`) — with
 // several faults per rotation installed in the emulator: answers dropped
 // after the server acted followed by any answer, latencies up to the write
 // window, refusals and server errors, Groo answers with missing or
