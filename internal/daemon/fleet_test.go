@@ -26,7 +26,7 @@ const (
 	fleetTargets = 200
 )
 
-// fleetLimits are GitHub's documented secondary limits (github-api.md) on
+// fleetLimits are GitHub's documented secondary limits (GitHub's REST docs, "Rate limits") on
 // the shrunk window.
 func fleetLimits() emulator.RateLimits {
 	return emulator.RateLimits{Window: fleetWindow, PointsPerWindow: 900, ContentCreatingPerWindow: 80, MaxConcurrent: 100}

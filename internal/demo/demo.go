@@ -27,9 +27,10 @@ import (
 )
 
 // The demo's write window. A rotation may revoke an older token of its use
-// case only once every write of that token has ended (DESIGN.md, "safe to
-// revoke"): either the token is older than W plus the clock margin, or the
-// store recorded that its rotation ended before this write started. The
+// case only once every write of that token has ended (docs/design.md, the
+// retire rule): either the token was minted more than its writer's W plus the
+// clock margin before this rotation's own token, or the store recorded that
+// its rotation ended before this write started. The
 // store does prove the latter for the first pass's tokens, but the demo
 // also waits W out between the passes, so that what it shows holds by the
 // plainer rule too. With GitHub's default W of 2 minutes that wait would be

@@ -1,5 +1,5 @@
 // Package emulator is a stateful emulator of the Groo Accounts API
-// (docs/groo-api.md) and of GitHub's secrets API (docs/github-api.md) on one
+// (docs/groo-api.md) and of GitHub's secrets API (GitHub's REST docs) on one
 // http.Handler. pat-emulator, the demo and every end-to-end test talk to it.
 //
 // It is a test oracle, not a service: it keeps Groo token secrets and the

@@ -131,7 +131,7 @@ func (t Target) Key() string {
 // String names the target for logs and errors: "repo:octo/app GROO_PAT".
 func (t Target) String() string { return t.Key() + " " + t.Name }
 
-// UseCase is the default token name of this target's lineage (DESIGN.md).
+// UseCase is the default token name of this target's lineage (docs/design.md).
 func (t Target) UseCase() string {
 	switch t.Scope {
 	case ScopeRepository:

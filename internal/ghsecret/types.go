@@ -74,7 +74,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // OutcomeUnknownError is a write that may have landed: one of its attempts
 // was sent and got no definitive answer (a timeout, a dropped connection, a
 // 5xx), so whatever the later attempts answered, even a refusal, the value
-// may be in the secret. DESIGN.md: outcome unknown is sticky.
+// may be in the secret. docs/design.md: outcome unknown is sticky.
 type OutcomeUnknownError struct {
 	Op       string
 	Target   string

@@ -40,7 +40,7 @@ const (
 
 // Client calls the Groo Accounts API. It is safe for concurrent use and holds
 // no credential: every call takes the token it authenticates with, because a
-// rotation switches credential half-way (DESIGN.md, verify).
+// rotation switches credential half-way (docs/design.md, verify).
 type Client struct {
 	settings        // resolved: baseURL checked, hc a private copy, log set
 	base     string // baseURL without its trailing slash

@@ -1,4 +1,4 @@
-// Package groo is the client of the Groo Accounts API as groo-api.md
+// Package groo is the client of the Groo Accounts API as docs/groo-api.md
 // describes it: who a token belongs to (Me), the caller's Personal Access
 // Tokens (List), minting one (Create) and revoking one (Revoke).
 //

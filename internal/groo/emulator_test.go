@@ -14,7 +14,7 @@ import (
 )
 
 // These tests run the client against the emulator that the end-to-end tests
-// use, so that the two agree on groo-api.md. The core behaviour is tested
+// use, so that the two agree on docs/groo-api.md. The core behaviour is tested
 // against plain httptest servers in the other files.
 
 var hex64 = regexp.MustCompile(`[0-9a-f]{64}`)

@@ -2,7 +2,7 @@ package groo
 
 // Everything this client knows about Groo's wire format is in this file:
 // paths, the credential header, field names and the time format. Groo
-// publishes no reference for these routes (groo-api.md says where each line
+// publishes no reference for these routes (docs/groo-api.md says where each line
 // comes from), so adapting to the live service must stay a change here only.
 
 import (
@@ -95,7 +95,7 @@ func decodeMe(body []byte) (User, error) {
 	return User{ID: w.User.ID, Email: w.User.Email, Phone: w.User.Phone}, nil
 }
 
-// wireToken is the token object. lastFour is assumed by groo-api.md and may
+// wireToken is the token object. lastFour is assumed by docs/groo-api.md and may
 // be absent; description, lastUsed and expiresAt may be null.
 type wireToken struct {
 	ID          string  `json:"id"`

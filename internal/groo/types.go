@@ -21,7 +21,7 @@ type TokenInfo struct {
 	Name        string     `json:"name"`
 	Description *string    `json:"description"`
 	TokenPrefix string     `json:"tokenPrefix"`
-	LastFour    string     `json:"lastFour,omitempty"` // assumed by groo-api.md; may be absent
+	LastFour    string     `json:"lastFour,omitempty"` // assumed by docs/groo-api.md; may be absent
 	LastUsed    *time.Time `json:"lastUsed"`
 	ExpiresAt   *time.Time `json:"expiresAt"`
 	Revoked     bool       `json:"revoked"`

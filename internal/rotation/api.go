@@ -1,4 +1,4 @@
-// Package rotation is the rotation protocol of DESIGN.md: read in parallel
+// Package rotation is the rotation protocol of docs/design.md: read in parallel
 // with the mint, verify the new token, write it sealed to the secret, retire
 // the tokens it replaced once that is safe, and record one audit event per
 // attempt. It consumes the small interfaces below, which the groo and

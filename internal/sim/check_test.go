@@ -15,7 +15,7 @@ import (
 // one verified (GET /v1/auth/me answered for it) before the revoke.
 // "Newer" is read as "its successor in the secret", not "minted later": a
 // rotation may rightly retire a token minted after its own once every write
-// of it has ended (DESIGN.md, safe to revoke), and the secret then holds the
+// of it has ended (docs/design.md, the retire rule), and the secret then holds the
 // older one. Tokens never written (the unused new token of a failed
 // rotation, a leftover) are I4's and I1's business; a write of a token after
 // its revoke is I1's.

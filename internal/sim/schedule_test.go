@@ -248,7 +248,7 @@ func pickStatus(r *rand.Rand, route string, groo bool) (status, retryAfter int) 
 	}
 	status = list[r.IntN(len(list))]
 	if route == emulator.RouteGrooRevoke && status == 404 {
-		// A 404 on a revoke means "already gone" (DESIGN.md): answered without
+		// A 404 on a revoke means "already gone" (docs/groo-api.md): answered without
 		// acting, and faults answer without acting, it is a lie the protocol
 		// may believe.
 		status = 500
