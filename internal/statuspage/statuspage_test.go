@@ -517,3 +517,24 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+type failingSource struct{ err error }
+
+func (f failingSource) Status(context.Context) (statuspage.Status, error) {
+	return statuspage.Status{}, f.err
+}
+func (f failingSource) History(context.Context, string, time.Time) ([]audit.Event, error) {
+	return nil, f.err
+}
+
+// A Source that fails is answered 503, its error redacted.
+func TestSourceFails(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, failingSource{fmt.Errorf("store: database is locked near %s", leakedPAT)}, statuspage.Options{})
+	for _, path := range []string{"/", "/history", "/api/v1/status", "/api/v1/history?format=csv"} {
+		a := get(t, "GET", srv.URL+path)
+		if a.Code != 503 || !strings.Contains(a.Body, "database is locked") || strings.Contains(a.Body, leakedPAT) {
+			t.Errorf("%s: %d\n%s", path, a.Code, a.Body)
+		}
+	}
+}
