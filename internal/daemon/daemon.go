@@ -53,6 +53,7 @@ type Daemon struct {
 	metrics  *Metrics
 	grooC    *groo.Client
 	cred     groo.Token
+	credInfo credentialInfo
 	secrets  *ghsecret.Client
 	engine   *rotation.Engine
 	holder   string
@@ -74,6 +75,12 @@ type target struct {
 	cfg     *TargetConfig
 	log     *slog.Logger
 	running atomic.Bool
+	// retryAt is when a failed or skipped rotation is tried again (nil: no
+	// retry pending), for the status page.
+	retryAt atomic.Pointer[time.Time]
+	// failures counts the consecutive failed attempts, for the retry's
+	// backoff and the notifications.
+	failures atomic.Int32
 }
 
 // TargetResult is one attempt of one target, as the daemon saw it.

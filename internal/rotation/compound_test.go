@@ -241,18 +241,20 @@ func TestBeforeWriteFence(t *testing.T) {
 	}
 }
 
-// TestGraceCountsFromTheSuccessorsWrite: with revoke-grace 2s, a stateless
-// next run 4s after the successor's write retires the replaced token: its
-// grace counts from that write (the secret's updated_at shows it), not from
-// the successor's mint plus the write window.
+// TestGraceCountsFromTheSuccessorsWrite: with revoke-grace 30s and a write
+// window of 10m, a stateless next run 40s after the successor's write
+// retires the replaced token: its grace counts from that write (the secret's
+// updated_at shows it), not from the successor's mint plus the write window
+// (10m30s). The long window and grace leave a slow machine room.
 func TestGraceCountsFromTheSuccessorsWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOpts{})
 	e := f.engine(t, 0)
-	e.Config.WriteWindow = 10 * time.Second // the successor's mint + W is past the next run
+	e.Config.WriteWindow = 10 * time.Minute
 	e.Config.Now = f.now
+	const grace = 30 * time.Second
 	req := f.request()
-	req.Grace = 2 * time.Second
+	req.Grace = grace
 	first, err := e.Rotate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -260,15 +262,15 @@ func TestGraceCountsFromTheSuccessorsWrite(t *testing.T) {
 	if len(first.Pending) != 1 || first.Pending[0] != f.seedID {
 		t.Fatalf("first run: pending %v, want the seed in its grace", first.Pending)
 	}
-	f.advance(4 * time.Second)
+	f.advance(40 * time.Second)
 	req = f.requestFromSecret(t)
-	req.Grace = 2 * time.Second
+	req.Grace = grace
 	second, err := e.Rotate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(second.Revoked) != 1 || second.Revoked[0] != f.seedID {
-		t.Errorf("second run revoked %v (pending %v, too recent %v), want the seed: its grace ended about a second ago",
+		t.Errorf("second run revoked %v (pending %v, too recent %v), want the seed: its grace ended about 10s ago",
 			second.Revoked, second.Pending, second.TooRecent)
 	}
 	f.checkI1(t)
