@@ -11,6 +11,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/safetext"
@@ -46,7 +47,7 @@ func readSecret(what, env, file string, getenv func(string) string) (string, err
 }
 
 // grooCredential loads and checks the bot's own PAT.
-func grooCredential(cfg *Config, getenv func(string) string) (groo.Token, error) {
+func grooCredential(cfg *config.Config, getenv func(string) string) (groo.Token, error) {
 	v, err := readSecret("groo", cfg.Groo.TokenEnv, cfg.Groo.TokenFile, getenv)
 	if err != nil {
 		return groo.Token{}, err
@@ -63,7 +64,7 @@ func grooCredential(cfg *Config, getenv func(string) string) (groo.Token, error)
 }
 
 // newGrooClient builds the Groo client whose requests the metrics count.
-func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Logger) (*groo.Client, error) {
+func newGrooClient(cfg *config.Config, m *Metrics, base http.RoundTripper, log *slog.Logger) (*groo.Client, error) {
 	c, err := groo.New(
 		groo.WithBaseURL(cfg.Groo.APIURL),
 		groo.WithHTTPClient(&http.Client{Transport: m.Transport("groo", base)}),
@@ -79,7 +80,7 @@ func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Lo
 // newGitHubClient builds the one go-github client of the configured
 // credential: a token, or a GitHub App installation whose tokens
 // ghinstallation mints and refreshes.
-func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
+func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
 	counted := m.Transport("github", base)
 	if app := cfg.GitHub.App; app != nil {
 		pem, err := os.ReadFile(app.PrivateKeyFile)
@@ -128,7 +129,7 @@ func emptyTokenOptions[T any](p **T) { *p = new(T) }
 // newSecretsClient is the fleet's one ghsecret client for the credential:
 // it paces every mutating request of every target (GitHub's secondary limits
 // count per credential) and honours retry-after.
-func newSecretsClient(cfg *Config, gh *github.Client, log *slog.Logger) *ghsecret.Client {
+func newSecretsClient(cfg *config.Config, gh *github.Client, log *slog.Logger) *ghsecret.Client {
 	return ghsecret.NewClient(gh,
 		ghsecret.WithMutationInterval(cfg.GitHub.MutationInterval),
 		ghsecret.WithLogger(log),

@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/ghconform"
 	"github.com/groo/pat-action/internal/groo"
@@ -95,11 +95,11 @@ func conforming(t testing.TB, opts ...ghconform.Option) http.RoundTripper {
 
 // config writes a configuration for the fleet with the given extra YAML
 // (rotation/daemon sections and targets) and loads it.
-func (f *fleet) config(t testing.TB, extra string) *Config {
+func (f *fleet) config(t testing.TB, extra string) *config.Config {
 	t.Helper()
 	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}\nstore: sqlite://%s\nlisten: \"\"\n%s",
 		f.url, f.url, filepath.Join(f.dir, "state.db"), extra)
-	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatalf("config:\n%v", err)
 	}
@@ -180,7 +180,7 @@ targets:
 			if tr.Result != nil {
 				attempts = append(attempts, tr.Result.AttemptID)
 			}
-			if _, err := checkInvariants(st, []*TargetConfig{tr.Target}); err != nil {
+			if _, err := checkInvariants(st, []*config.TargetConfig{tr.Target}); err != nil {
 				problems = append(problems, fmt.Sprintf("after rotation %d of %s: %v", succeeded[tr.Target.Name]+1, tr.Target.Name, err))
 			}
 			if len(st.Violations) > 0 {
@@ -466,10 +466,10 @@ targets:
 	if ok != 2 {
 		t.Errorf("%d targets rotated, want 2", ok)
 	}
-	var out bytes.Buffer
-	WriteResults(&out, results)
-	if !regexp.MustCompile(`(?m)^failed\s+repo:octo/missing GROO_PAT\s`).MatchString(out.String()) || strings.Count(out.String(), "rotated") != 2 {
-		t.Errorf("output:\n%s", out.String())
+	for _, r := range results {
+		if failed := r.Err != nil && r.Result == nil; failed != (r.Target.Name == "repo:octo/missing GROO_PAT") {
+			t.Errorf("%s: err %v, result %v", r.Target.Name, r.Err, r.Result)
+		}
 	}
 	if _, err := d.Select([]string{"repo:octo/nope GROO_PAT"}); err == nil {
 		t.Error("Select accepted an unknown target")
@@ -557,9 +557,14 @@ func TestPlanChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	WritePlans(&out, plans)
+	for _, p := range plans {
+		fmt.Fprintf(&out, "%s (use case %q): %d live token(s)\n", p.Target, p.UseCase, len(p.Live))
+		for _, s := range p.Steps {
+			fmt.Fprintf(&out, "  %s %s\n", s.Step, s.Detail)
+		}
+	}
 	for _, want := range []string{"repo:octo/app GROO_PAT (use case \"GitHub Actions - octo/app GROO_PAT\"): 1 live token(s)",
-		"create secret repo:octo/app GROO_PAT", "revoke tok_", "(grace 15m0s after each was replaced)", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
+		"create secret repo:octo/app GROO_PAT", "revoke tok_", "(grace 15m after each was replaced)", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan lacks %q:\n%s", want, out.String())
 		}
@@ -618,7 +623,7 @@ listen: ""
 defaults: {ttl: 72h, revoke-grace: 0s}
 targets: [{repository: octo/app}]
 `, f.url, f.url, pemFile, filepath.Join(f.dir, "state.db"))
-	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatalf("config:\n%v", err)
 	}
@@ -645,7 +650,7 @@ targets: [{repository: octo/app}]
 func randomPAT() string { return groo.Prefix + randomHex(32) }
 
 // checkInvariants checks I1 and I3 of the targets on the emulator's state.
-func checkInvariants(st emulator.State, targets []*TargetConfig) ([]string, error) {
+func checkInvariants(st emulator.State, targets []*config.TargetConfig) ([]string, error) {
 	ls := make([]emulator.Lineage, len(targets))
 	for i, t := range targets {
 		ls[i] = emulator.Lineage{Name: t.Name, Scope: t.Target.Key(), Secret: t.Target.Name, UseCase: t.UseCase}
