@@ -243,6 +243,24 @@ func TestParseInputsReportsAll(t *testing.T) {
 	}
 }
 
+// token-name is counted in characters (groo.MaxNameLen), as Groo, the
+// rotation and pat-rotator's configuration count it.
+func TestTokenNameCountedInCharacters(t *testing.T) {
+	t.Parallel()
+	name := strings.Repeat("é", 60) // 120 bytes
+	in, err := ParseInputs(inputsOf(base(map[string]string{inTokenName: name})), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("60 characters refused: %v", err)
+	}
+	if in.UseCase != name {
+		t.Errorf("use case = %q", in.UseCase)
+	}
+	_, err = ParseInputs(inputsOf(base(map[string]string{inTokenName: strings.Repeat("é", groo.MaxNameLen+1)})), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "101 characters is more than Groo's 100") {
+		t.Errorf("err = %v, want 101 characters refused", err)
+	}
+}
+
 // expires-in and revoke-grace take internal/duration's grammar, the one
 // pat-rotator's configuration and flags take: days and Go units together,
 // no sign.

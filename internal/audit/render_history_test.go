@@ -28,4 +28,3 @@ func TestRenderHistoryNeutralisesText(t *testing.T) {
 		t.Errorf("history is not a header and one row:\n%s", out)
 	}
 }
-

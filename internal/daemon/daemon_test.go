@@ -657,3 +657,25 @@ func checkInvariants(st emulator.State, targets []*config.TargetConfig) ([]strin
 	}
 	return st.CheckLineages(ls)
 }
+
+// store-password-file reaches the store: New opens a PostgreSQL store with
+// it (here a file that does not exist, refused before any connection).
+func TestNewPassesTheStorePasswordFile(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0, nil)
+	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN}\n"+
+		"store: \"postgres://rotator@127.0.0.1:1/rotator?sslmode=disable\"\nstore-password-file: db-password\nlisten: \"\"\n"+
+		"targets: [{repository: octo/app}]\n", f.url, f.url)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t, ghconform.AllowNone())})
+	if err == nil {
+		d.Close()
+		t.Fatal("New opened a store whose password file does not exist")
+	}
+	if want := filepath.Join(f.dir, "db-password"); !strings.Contains(err.Error(), "read password file") || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want the password file %s read", err, want)
+	}
+}
