@@ -92,9 +92,13 @@ func TestDurationsTakeTheOneGrammar(t *testing.T) {
 				return c.Defaults.TTL == 48*time.Hour+30*time.Minute && c.Defaults.Grace == 90*time.Minute && c.Defaults.Jitter == 0
 			}},
 		{"audit in days and hours", head + "audit: {max-ttl: 30d12h, unused-after: 1d1h}\ntargets: [{repository: o/r}]\n", true,
-			func(c *Config) bool { return c.Audit.MaxTTL == 30*24*time.Hour+12*time.Hour && c.Audit.UnusedAfter == 25*time.Hour }},
+			func(c *Config) bool {
+				return c.Audit.MaxTTL == 30*24*time.Hour+12*time.Hour && c.Audit.UnusedAfter == 25*time.Hour
+			}},
 		{"daemon durations", head + "daemon: {lease-margin: 1m30s, sweep-interval: 1d, shutdown-timeout: 5m}\ntargets: [{repository: o/r}]\n", true,
-			func(c *Config) bool { return c.Daemon.SweepInterval == 24*time.Hour && c.Daemon.LeaseMargin == 90*time.Second }},
+			func(c *Config) bool {
+				return c.Daemon.SweepInterval == 24*time.Hour && c.Daemon.LeaseMargin == 90*time.Second
+			}},
 		{"a sign", head + "targets: [{repository: o/r, revoke-grace: -0s}]\n", false, nil},
 		{"a plus sign", head + "targets: [{repository: o/r, ttl: +3d}]\n", false, nil},
 		{"half days", head + "targets: [{repository: o/r, ttl: 1.5d}]\n", false, nil},
