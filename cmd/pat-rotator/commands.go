@@ -233,7 +233,7 @@ func (c *historyCommand) Flags() *flag.FlagSet {
 	fs := flag.NewFlagSet(c.Name(), flag.ContinueOnError)
 	c.cf.register(fs)
 	fs.StringVar(&c.useCase, "use-case", "", "only this use case (`UC`, the token name), in the events and the pending revokes")
-	fs.StringVar(&c.since, "since", "", "only events newer than this `AGE` (e.g. 72h, 7d)")
+	fs.StringVar(&c.since, "since", "", "only events newer than this `AGE`, e.g. 72h, 7d or 1d12h (default: all)")
 	fs.IntVar(&c.limit, "limit", 200, "at most `N` events (the newest)")
 	return fs
 }

@@ -260,7 +260,7 @@ func TestParseConfigErrors(t *testing.T) {
 			}
 			var ce *Error
 			if !errors.As(err, &ce) || ce.File != "c.yaml" || ce.Line == 0 {
-				t.Errorf("errors.As ConfigError = %+v", ce)
+				t.Errorf("errors.As Error = %+v", ce)
 			}
 		})
 	}

@@ -80,7 +80,7 @@ func TestParseConfigRefusesUnsafeText(t *testing.T) {
 			}
 			var ce *Error
 			if !errors.As(err, &ce) || ce.Line == 0 {
-				t.Errorf("errors.As ConfigError = %+v", ce)
+				t.Errorf("errors.As Error = %+v", ce)
 			}
 		})
 	}
