@@ -679,3 +679,31 @@ func TestNewPassesTheStorePasswordFile(t *testing.T) {
 		t.Errorf("err = %v, want the password file %s read", err, want)
 	}
 }
+
+// The daemon's Groo client takes groo.api-url over GROO_ACCOUNTS_URL, and
+// the variable over the default (groo.ResolveBaseURL, as the Action does);
+// the variable used to beat the file.
+func TestGrooURLPrecedence(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0, nil)
+	f.env[groo.EnvBaseURL] = "http://127.0.0.1:1"
+	for _, tt := range []struct{ groo, want string }{
+		{fmt.Sprintf("{api-url: %q, token-env: TEST_GROO_PAT}", f.url), f.url},
+		{"{token-env: TEST_GROO_PAT}", "http://127.0.0.1:1"},
+	} {
+		src := fmt.Sprintf("groo: %s\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN}\nstore: sqlite://%s\nlisten: \"\"\ntargets: [{repository: octo/app}]\n",
+			tt.groo, f.url, filepath.Join(t.TempDir(), "state.db"))
+		cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t, ghconform.AllowNone())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.grooC.BaseURL(); got != tt.want {
+			t.Errorf("groo: %s: client base URL %q, want %q", tt.groo, got, tt.want)
+		}
+		d.Close()
+	}
+}
