@@ -290,7 +290,7 @@ func TestBinaryFailures(t *testing.T) {
 		{name: "bad secret name", inputs: map[string]string{"secret-name": "GITHUB_PAT"},
 			want: []string{"::error::input secret-name: ", "GITHUB_"}, noTraffic: true},
 		{name: "bad duration", inputs: map[string]string{"expires-in": "7x"},
-			want: []string{`::error::input expires-in: "7x" is not a duration; use Go durations like 168h or days like 7d`}, noTraffic: true},
+			want: []string{`::error::input expires-in: invalid duration "7x": write e.g. 90m, 72h, 7d or 1d12h`}, noTraffic: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

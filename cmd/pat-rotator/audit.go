@@ -38,7 +38,7 @@ func (o *auditFlags) check(fs *flag.FlagSet) error {
 	if err := audit.ValidateFailOn(o.failOn); err != nil {
 		return &usageError{msg: "audit: --fail-on: " + err.Error()}
 	}
-	d, err := audit.ParseSince(o.since)
+	d, err := parseSince(o.since)
 	if err != nil {
 		return &usageError{msg: "audit: --since: " + err.Error()}
 	}

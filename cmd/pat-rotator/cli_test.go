@@ -155,6 +155,12 @@ func TestExitCodes(t *testing.T) {
 		{"stray argument", nil, []string{"validate", "--config", noStore, "extra"}, 2, `unexpected argument "extra"`},
 		{"audit bad value", nil, []string{"audit", "--config", noStore, "--format", "xml"}, 2, "--format"},
 		{"history bad --since", nil, []string{"history", "--config", noStore, "--since", "soon"}, 2, "--since"},
+		// --since takes internal/duration's grammar in both commands: no sign.
+		{"history negative --since", nil, []string{"history", "--config", noStore, "--since", "-3d"}, 2, `--since: invalid duration "-3d": no sign allowed`},
+		{"audit negative --since", nil, []string{"audit", "--config", noStore, "--since", "-3d"}, 2, `--since: invalid duration "-3d": no sign allowed`},
+		{"history --since past the limit", nil, []string{"history", "--config", noStore, "--since", "99999999d"}, 2, "too long"},
+		{"audit --since past the limit", nil, []string{"audit", "--config", noStore, "--since", "99999999d"}, 2, "too long"},
+		{"audit --since days and a half", nil, []string{"audit", "--config", noStore, "--since", "1.5d"}, 2, "--since"},
 		{"no such file", nil, []string{"validate", "--config", filepath.Join(dir, "none.yaml")}, 2, "is not valid"},
 		{"invalid validate", nil, []string{"validate", "--config", bad}, 2, "targets[0].schedule"},
 		{"invalid plan", nil, []string{"plan", "--config", bad}, 2, "targets[0].schedule"},
@@ -264,6 +270,12 @@ func TestHistoryUseCase(t *testing.T) {
 		{"app", []string{"--use-case", ucApp}, 0, []string{"tok_app_new", "tok_app_old"}, []string{"tok_web_new", "tok_web_old"}},
 		{"web", []string{"--use-case", ucWeb}, 0, []string{"tok_web_new", "tok_web_old"}, []string{"tok_app", "No pending"}},
 		{"no longer configured, in the store", []string{"--use-case", ucGone, "--since", "1d"}, 0, []string{"No pending revokes."}, []string{"tok_app", "tok_web"}},
+		// --since in the one grammar: days and hours together, Go units alone.
+		{"since days and hours", []string{"--since", "1d12h"}, 0, []string{"tok_app_new", "tok_web_new"}, []string{"tok_gone"}},
+		{"since hours", []string{"--since", "90m"}, 0, []string{"tok_app_new", "tok_web_new"}, []string{"tok_gone"}},
+		{"since 31 days", []string{"--since", "31d"}, 0, []string{"tok_app_new", "tok_gone"}, nil},
+		{"since 30 minutes", []string{"--since", "30m"}, 0, []string{"(no events)"}, []string{"tok_app_new", "tok_gone"}},
+		{"since a negative age", []string{"--since", "-3d"}, 2, []string{"no sign allowed"}, []string{"TIME"}},
 		{"unknown", []string{"--use-case", "GitHub Actions - octo/ap GROO_PAT"}, 2, []string{`no such use case`, `"` + ucApp + `"`, `"` + ucWeb + `"`}, []string{"TIME"}},
 	}
 	for _, tt := range tests {

@@ -12,8 +12,10 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/storeopen"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/demo"
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/safetext"
 )
 
@@ -22,6 +24,17 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseSince reads a --since AGE (history, audit) in the one grammar of
+// durations (internal/duration: 90m, 72h, 7d, 1d12h; no sign). "" is no
+// limit.
+func parseSince(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	return duration.Parse(s)
+}
 
 // configFlags are the flags every command that reads the configuration has.
 type configFlags struct {
@@ -41,11 +54,11 @@ func registerTargets(fs *flag.FlagSet, targets *stringList) {
 
 // load reads and checks the configuration; an invalid one is printed with
 // every problem and is a configuration error.
-func (c *cli) load(cmd command, f *configFlags) (*daemon.Config, error) {
+func (c *cli) load(cmd command, f *configFlags) (*config.Config, error) {
 	if f.config == "" {
 		return nil, &usageError{msg: cmd.Name() + ": --config FILE is required", help: commandHelp(cmd)}
 	}
-	cfg, err := daemon.LoadConfig(f.config, c.getenv)
+	cfg, err := config.Load(f.config, c.getenv)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "%s is not valid:\n%s\n", f.config, errText(err))
 		return nil, &configError{errReported}
@@ -60,7 +73,7 @@ func (c *cli) logger(f *configFlags) *slog.Logger {
 // newDaemon builds the daemon; store nil: the daemon opens (and creates)
 // the configured one. A missing credential is a configuration error;
 // anything else (the store) could not run.
-func (c *cli) newDaemon(ctx context.Context, cfg *daemon.Config, log *slog.Logger, store audit.Store) (*daemon.Daemon, error) {
+func (c *cli) newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger, store audit.Store) (*daemon.Daemon, error) {
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Getenv: c.getenv, Now: c.now, Transport: c.transport, Store: store})
 	if err != nil {
 		if errors.Is(err, daemon.ErrCredential) {
@@ -121,7 +134,7 @@ func (c *rotateCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	results, err := d.RotateOnce(ctx, c.targets)
-	daemon.WriteResults(c.stdout, results)
+	WriteResults(c.stdout, results)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotate: %d target(s) not rotated:\n%s\n", failed(results), errText(err))
 		return &workError{errReported}
@@ -174,7 +187,7 @@ func (c *planCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := storeopen.OpenExisting(ctx, cfg.Store, "")
+	store, err := storeopen.OpenExisting(ctx, cfg.Store, cfg.StorePasswordFile)
 	if err != nil {
 		return &runError{err}
 	}
@@ -188,7 +201,7 @@ func (c *planCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	plans, err := d.PlanAll(ctx, c.targets)
-	daemon.WritePlans(c.stdout, plans)
+	WritePlans(c.stdout, plans)
 	if err != nil {
 		return &runError{err}
 	}
@@ -220,7 +233,7 @@ func (c *historyCommand) Flags() *flag.FlagSet {
 	fs := flag.NewFlagSet(c.Name(), flag.ContinueOnError)
 	c.cf.register(fs)
 	fs.StringVar(&c.useCase, "use-case", "", "only this use case (`UC`, the token name), in the events and the pending revokes")
-	fs.StringVar(&c.since, "since", "", "only events newer than this `AGE` (e.g. 72h, 7d)")
+	fs.StringVar(&c.since, "since", "", "only events newer than this `AGE`, e.g. 72h, 7d or 1d12h (default: all)")
 	fs.IntVar(&c.limit, "limit", 200, "at most `N` events (the newest)")
 	return fs
 }
@@ -230,18 +243,24 @@ func (c *historyCommand) Run(ctx context.Context, args []string) error {
 	}
 	q := audit.HistoryQuery{UseCase: c.useCase, Limit: c.limit}
 	if c.since != "" {
-		dur, err := daemon.ParseDuration(c.since)
+		dur, err := parseSince(c.since)
 		if err != nil {
-			return &usageError{msg: fmt.Sprintf("history: --since %q: write e.g. 72h or 7d", c.since)}
+			return &usageError{msg: "history: --since: " + err.Error()}
 		}
-		q.Since = time.Now().Add(-dur)
+		if dur > 0 {
+			now := time.Now
+			if c.now != nil {
+				now = c.now
+			}
+			q.Since = now().Add(-dur)
+		}
 	}
 	cfg, err := c.load(c, &c.cf)
 	if err != nil {
 		return err
 	}
 	// The history needs the store only: no credential.
-	store, err := storeopen.OpenExisting(ctx, cfg.Store, "")
+	store, err := storeopen.OpenExisting(ctx, cfg.Store, cfg.StorePasswordFile)
 	if err != nil {
 		return &runError{err}
 	}
@@ -260,15 +279,15 @@ func (c *historyCommand) Run(ctx context.Context, args []string) error {
 		}
 		pending = slices.DeleteFunc(pending, func(p audit.PendingRevoke) bool { return p.UseCase != c.useCase })
 	}
-	daemon.WriteHistory(c.stdout, events)
+	audit.RenderHistory(c.stdout, events)
 	fmt.Fprintln(c.stdout)
-	daemon.WritePending(c.stdout, pending)
+	audit.RenderPending(c.stdout, pending)
 	return nil
 }
 
 // knownUseCase refuses a --use-case that neither the configuration nor the
 // store knows, with the ones they know.
-func (c *historyCommand) knownUseCase(ctx context.Context, cfg *daemon.Config, store audit.Store, pending []audit.PendingRevoke) error {
+func (c *historyCommand) knownUseCase(ctx context.Context, cfg *config.Config, store audit.Store, pending []audit.PendingRevoke) error {
 	var known []string
 	for _, t := range cfg.Targets {
 		known = append(known, t.UseCase)
@@ -327,7 +346,7 @@ func (c *validateCommand) Run(_ context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "%s: valid, %d target(s)\n", c.cf.config, len(cfg.Targets))
-	daemon.WriteTargets(c.stdout, cfg)
+	WriteTargets(c.stdout, cfg)
 	return nil
 }
 

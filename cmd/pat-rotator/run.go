@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/daemon"
 )
 
@@ -100,7 +101,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 // nil (and a log line saying why) keeps the running one.
 func (c *runCommand) reload(ctx context.Context, log *slog.Logger) (*daemon.Daemon, int) {
 	log.Info("SIGHUP: reloading the configuration", "config", c.cf.config)
-	cfg, err := daemon.LoadConfig(c.cf.config, c.getenv)
+	cfg, err := config.Load(c.cf.config, c.getenv)
 	if err != nil {
 		log.Error("SIGHUP: the configuration is not valid; the daemon keeps running with the one it has",
 			"config", c.cf.config, "error", err.Error())

@@ -94,7 +94,7 @@ func TestActionYML(t *testing.T) {
 	wantDefaults := map[string]string{
 		"repository": "${{ github.repository }}", "secret-name": "GROO_PAT", "scope": "repository",
 		"expires-in": "168h", "revoke-grace": "0s", "mode": "rotate", "export-env": "false",
-		"groo-api-url": DefaultGrooURL, "github-api-url": "${{ github.api_url }}",
+		"github-api-url": "${{ github.api_url }}",
 	}
 	wantInputs := []string{"groo-token", "github-token", "app-id", "app-private-key", "repository", "secret-name", "scope",
 		"environment", "organization", "visibility", "selected-repositories", "token-name", "expires-in", "revoke-grace",

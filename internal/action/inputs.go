@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/safetext"
@@ -32,37 +31,34 @@ const (
 // Defaults the binary applies itself when an input is empty, so that it
 // behaves the same when no runner filled in action.yml's defaults.
 const (
-	DefaultGrooURL   = "https://accounts.groo.dev"
+	DefaultGrooURL   = groo.DefaultBaseURL // groo.ResolveBaseURL applies it
 	DefaultGitHubURL = "https://api.github.com"
 	DefaultTTL       = 168 * time.Hour
 	// MinTTL keeps a token from expiring before the rotation that minted it
 	// can write it (the write window is 2 minutes) and before anyone can use it.
 	MinTTL = 10 * time.Minute
-	// maxTokenName is Groo's limit on a token name (a longer one is a 400).
-	maxTokenName = 100
 )
 
 // Input names, as in action.yml.
 const (
-	inGrooToken     = "groo-token"
-	inGitHubToken   = "github-token"
-	inAppID         = "app-id"
-	inAppKey        = "app-private-key"
-	inRepository    = "repository"
-	inSecretName    = "secret-name"
-	inScope         = "scope"
-	inEnvironment   = "environment"
-	inOrganization  = "organization"
-	inVisibility    = "visibility"
-	inSelected      = "selected-repositories"
-	inTokenName     = "token-name"
-	inExpiresIn     = "expires-in"
-	inRevokeGrace   = "revoke-grace"
-	inMode          = "mode"
-	inExportEnv     = "export-env"
-	inGrooAPIURL    = "groo-api-url"
-	inGitHubAPIURL  = "github-api-url"
-	envGrooAccounts = "GROO_ACCOUNTS_URL"
+	inGrooToken    = "groo-token"
+	inGitHubToken  = "github-token"
+	inAppID        = "app-id"
+	inAppKey       = "app-private-key"
+	inRepository   = "repository"
+	inSecretName   = "secret-name"
+	inScope        = "scope"
+	inEnvironment  = "environment"
+	inOrganization = "organization"
+	inVisibility   = "visibility"
+	inSelected     = "selected-repositories"
+	inTokenName    = "token-name"
+	inExpiresIn    = "expires-in"
+	inRevokeGrace  = "revoke-grace"
+	inMode         = "mode"
+	inExportEnv    = "export-env"
+	inGrooAPIURL   = "groo-api-url"
+	inGitHubAPIURL = "github-api-url"
 )
 
 // InputError is a bad input, found before any request. Its message names the
@@ -141,7 +137,7 @@ var allInputs = []string{inGrooToken, inGitHubToken, inAppID, inAppKey, inReposi
 var multiLineInputs = map[string]bool{inAppKey: true, inSelected: true}
 
 // envInputs are the runner variables read, and the input each stands in for.
-var envInputs = map[string]string{"GITHUB_REPOSITORY": inRepository, envGrooAccounts: inGrooAPIURL, "GITHUB_API_URL": inGitHubAPIURL}
+var envInputs = map[string]string{"GITHUB_REPOSITORY": inRepository, groo.EnvBaseURL: inGrooAPIURL, "GITHUB_API_URL": inGitHubAPIURL}
 
 // checkInputText refuses a line break (unless multiLine), a control or bidi
 // character, or invalid UTF-8; the error names the character and where it
@@ -330,41 +326,39 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 	switch {
 	case in.UseCase == "":
 		in.UseCase = in.Target.UseCase()
-		if utf8.RuneCountInString(in.UseCase) > maxTokenName {
-			bad(inTokenName, "the default name %q is longer than Groo's %d characters; set a shorter token-name", in.UseCase, maxTokenName)
+		if utf8.RuneCountInString(in.UseCase) > groo.MaxNameLen {
+			bad(inTokenName, "the default name %q is longer than Groo's %d characters; set a shorter token-name", in.UseCase, groo.MaxNameLen)
 		}
-	case utf8.RuneCountInString(in.UseCase) > maxTokenName:
-		bad(inTokenName, "%d characters is more than Groo's %d; use a shorter name", utf8.RuneCountInString(in.UseCase), maxTokenName)
+	case utf8.RuneCountInString(in.UseCase) > groo.MaxNameLen:
+		bad(inTokenName, "%d characters is more than Groo's %d; use a shorter name", utf8.RuneCountInString(in.UseCase), groo.MaxNameLen)
 	case strings.ContainsAny(in.UseCase, "\r\n"):
 		bad(inTokenName, "has a line break; use a single line")
 	}
 
 	in.TTL = DefaultTTL
 	if v := input(inExpiresIn); v != "" {
-		d, err := parseDuration(v)
+		d, err := duration.Parse(v)
 		switch {
-		case errors.Is(err, errDurationTooLong):
+		case errors.Is(err, duration.ErrTooLong):
 			bad(inExpiresIn, "%q is too long: durations stop at about 106751d (292 years); use e.g. 168h or 7d", v)
 		case err != nil:
-			bad(inExpiresIn, "%q is not a duration; use Go durations like 168h or days like 7d", v)
+			bad(inExpiresIn, "%v", err)
 		case d < MinTTL:
-			bad(inExpiresIn, "%s is too short; use at least %s (the token must outlive its own rotation), e.g. 168h or 7d", v, MinTTL)
+			bad(inExpiresIn, "%s is too short; use at least %s (the token must outlive its own rotation), e.g. 168h or 7d", v, duration.Format(MinTTL))
 		default:
 			in.TTL = d
 		}
 	}
 
 	if v := input(inRevokeGrace); v != "" {
-		d, err := parseDuration(v)
+		d, err := duration.Parse(v)
 		switch {
-		case errors.Is(err, errDurationTooLong):
+		case errors.Is(err, duration.ErrTooLong):
 			bad(inRevokeGrace, "%q is too long: durations stop at about 106751d (292 years); use e.g. 0s, 15m or 1d", v)
 		case err != nil:
-			bad(inRevokeGrace, "%q is not a duration; use Go durations like 0s or 15m, or days like 1d", v)
-		case d < 0:
-			bad(inRevokeGrace, "%s is negative; use 0s to revoke at once, or a positive duration", v)
+			bad(inRevokeGrace, "%v; 0s revokes at once", err)
 		case d >= in.TTL:
-			bad(inRevokeGrace, "%s is not shorter than expires-in (%s); a replaced token would outlive its successor, use a shorter grace", v, in.TTL)
+			bad(inRevokeGrace, "%s is not shorter than expires-in (%s); a replaced token would outlive its successor, use a shorter grace", v, duration.Format(in.TTL))
 		default:
 			in.Grace = d
 		}
@@ -381,17 +375,15 @@ func ParseInputs(input, env func(string) string) (*Inputs, error) {
 		bad(inExportEnv, "%q is not a boolean; use true or false", input(inExportEnv))
 	}
 
-	grooURL := input(inGrooAPIURL)
-	grooFrom := inGrooAPIURL
-	if grooURL == "" || grooURL == DefaultGrooURL {
-		// action.yml always fills in the default, so the variable that Groo's
-		// own CLI honours wins over the default but not over an explicit URL.
-		if v := env(envGrooAccounts); v != "" {
-			grooURL, grooFrom = v, envGrooAccounts
-		}
-	}
-	if grooURL == "" {
-		grooURL = DefaultGrooURL
+	// One precedence in both programs: groo-api-url, else GROO_ACCOUNTS_URL,
+	// else the default (action.yml gives the input no default, so an
+	// explicit URL is always the caller's).
+	grooURL, grooFrom := groo.ResolveBaseURL(input(inGrooAPIURL), env)
+	switch grooFrom {
+	case groo.FromExplicit:
+		grooFrom = inGrooAPIURL
+	case groo.FromDefault:
+		grooFrom = "the default"
 	}
 	if u, err := parseBaseURL(grooURL); errors.Is(err, errPlainHTTP) {
 		bad(inGrooAPIURL, "%s %q %v", sourceNote(grooFrom), safetext.RedactURL(grooURL), err)
@@ -554,50 +546,6 @@ func splitSelected(s, org string) ([]string, error) {
 		return nil, errors.New("no repository names")
 	}
 	return out, nil
-}
-
-// errDurationTooLong is a duration beyond what time.Duration holds.
-var errDurationTooLong = errors.New("duration too long")
-
-const maxDuration = time.Duration(math.MaxInt64)
-
-// goDuration is time.ParseDuration's syntax: a failed parse of a string of
-// this shape is an overflow.
-var goDuration = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
-
-// parseDuration accepts Go durations and a leading day count: 7d, 1d12h.
-// One longer than time.Duration holds is errDurationTooLong, never wrapped.
-func parseDuration(s string) (time.Duration, error) {
-	goParse := func(s string) (time.Duration, error) {
-		d, err := time.ParseDuration(s)
-		if err != nil && goDuration.MatchString(s) {
-			return 0, errDurationTooLong
-		}
-		return d, err
-	}
-	days, rest, ok := strings.Cut(s, "d")
-	if !ok {
-		return goParse(s)
-	}
-	n, err := strconv.ParseUint(days, 10, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange), err == nil && n > uint64(maxDuration/(24*time.Hour)):
-		return 0, errDurationTooLong
-	case err != nil || days == "":
-		return 0, fmt.Errorf("bad day count in %q", s)
-	}
-	d := time.Duration(n) * 24 * time.Hour
-	if rest != "" {
-		r, err := goParse(rest)
-		switch {
-		case errors.Is(err, errDurationTooLong), err == nil && r > maxDuration-d:
-			return 0, errDurationTooLong
-		case err != nil || r < 0:
-			return 0, fmt.Errorf("bad duration after days in %q", s)
-		}
-		d += r
-	}
-	return d, nil
 }
 
 // errPlainHTTP is parseBaseURL's error for http:// to a host that is not

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/ghsecret"
+	"github.com/groo/pat-action/internal/groo"
 )
 
 const testPAT = "groo_pat_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -96,12 +97,17 @@ func TestParseInputsValid(t *testing.T) {
 				t.Errorf("ttl %s grace %s", in.TTL, in.Grace)
 			}
 		}},
-		{"GROO_ACCOUNTS_URL beats the default", base(map[string]string{inGrooAPIURL: DefaultGrooURL}), map[string]string{envGrooAccounts: "http://127.0.0.1:9/"}, func(t *testing.T, in *Inputs) {
+		{"GROO_ACCOUNTS_URL beats the default", base(nil), map[string]string{groo.EnvBaseURL: "http://127.0.0.1:9/"}, func(t *testing.T, in *Inputs) {
 			if in.GrooURL != "http://127.0.0.1:9" {
 				t.Errorf("groo url %q", in.GrooURL)
 			}
 		}},
-		{"an explicit groo-api-url beats GROO_ACCOUNTS_URL", base(map[string]string{inGrooAPIURL: "https://groo.internal/"}), map[string]string{envGrooAccounts: "http://127.0.0.1:9"}, func(t *testing.T, in *Inputs) {
+		{"an explicit groo-api-url equal to the default beats GROO_ACCOUNTS_URL", base(map[string]string{inGrooAPIURL: DefaultGrooURL}), map[string]string{groo.EnvBaseURL: "http://127.0.0.1:9/"}, func(t *testing.T, in *Inputs) {
+			if in.GrooURL != DefaultGrooURL {
+				t.Errorf("groo url %q", in.GrooURL)
+			}
+		}},
+		{"an explicit groo-api-url beats GROO_ACCOUNTS_URL", base(map[string]string{inGrooAPIURL: "https://groo.internal/"}), map[string]string{groo.EnvBaseURL: "http://127.0.0.1:9"}, func(t *testing.T, in *Inputs) {
 			if in.GrooURL != "https://groo.internal" {
 				t.Errorf("groo url %q", in.GrooURL)
 			}
@@ -169,7 +175,7 @@ var invalidInputs = []struct {
 	{"selected visibility without repositories", base(map[string]string{inScope: "organization", inVisibility: "selected"}), inSelected, "required with visibility: selected"},
 	{"selected repository of another org", base(map[string]string{inScope: "organization", inVisibility: "selected", inSelected: "evil/app"}), inSelected, "not in organization octo"},
 	{"token name too long", base(map[string]string{inTokenName: strings.Repeat("n", 101)}), inTokenName, "100"},
-	{"expires-in not a duration", base(map[string]string{inExpiresIn: "7x"}), inExpiresIn, `"7x" is not a duration; use Go durations like 168h or days like 7d`},
+	{"expires-in not a duration", base(map[string]string{inExpiresIn: "7x"}), inExpiresIn, `invalid duration "7x": write e.g. 90m, 72h, 7d or 1d12h`},
 	{"expires-in too short", base(map[string]string{inExpiresIn: "1m"}), inExpiresIn, "at least 10m"},
 	{"negative grace", base(map[string]string{inRevokeGrace: "-5m"}), inRevokeGrace, "negative"},
 	{"grace as long as the ttl", base(map[string]string{inExpiresIn: "1d", inRevokeGrace: "24h"}), inRevokeGrace, "shorter"},
@@ -237,18 +243,77 @@ func TestParseInputsReportsAll(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
+// token-name is counted in characters (groo.MaxNameLen), as Groo, the
+// rotation and pat-rotator's configuration count it.
+func TestTokenNameCountedInCharacters(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]time.Duration{"168h": 168 * time.Hour, "7d": 168 * time.Hour, "0s": 0, "0": 0,
-		"1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0d": 0} {
-		if got, err := parseDuration(in); err != nil || got != want {
-			t.Errorf("parseDuration(%q) = %s, %v; want %s", in, got, err, want)
-		}
+	name := strings.Repeat("é", 60) // 120 bytes
+	in, err := ParseInputs(inputsOf(base(map[string]string{inTokenName: name})), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("60 characters refused: %v", err)
 	}
-	for _, in := range []string{"", "d", "7x", "-1d", "1.5d", "7d-1h", "1dd"} {
-		if _, err := parseDuration(in); err == nil {
-			t.Errorf("parseDuration(%q) accepted", in)
-		}
+	if in.UseCase != name {
+		t.Errorf("use case = %q", in.UseCase)
+	}
+	_, err = ParseInputs(inputsOf(base(map[string]string{inTokenName: strings.Repeat("é", groo.MaxNameLen+1)})), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "101 characters is more than Groo's 100") {
+		t.Errorf("err = %v, want 101 characters refused", err)
+	}
+}
+
+// expires-in and revoke-grace take internal/duration's grammar, the one
+// pat-rotator's configuration and flags take: days and Go units together,
+// no sign.
+func TestDurationInputsTakeTheOneGrammar(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		input, value string
+		want         time.Duration // 0: refused
+	}{
+		{inExpiresIn, "168h", 168 * time.Hour},
+		{inExpiresIn, "7d", 168 * time.Hour},
+		{inExpiresIn, "1d12h", 36 * time.Hour},
+		{inExpiresIn, "1d12h30m", 36*time.Hour + 30*time.Minute},
+		{inExpiresIn, "90m", 90 * time.Minute},
+		{inExpiresIn, "-3d", 0},
+		{inExpiresIn, "+7d", 0},
+		{inExpiresIn, "1.5d", 0},
+		{inExpiresIn, "7d-1h", 0},
+		{inExpiresIn, "1dd", 0},
+		{inExpiresIn, "7", 0},
+		{inRevokeGrace, "15m", 15 * time.Minute},
+		{inRevokeGrace, "1d", 24 * time.Hour},
+		{inRevokeGrace, "1d12h", 36 * time.Hour},
+		{inRevokeGrace, "-1h", 0},
+		{inRevokeGrace, "-0s", 0},
+		{inRevokeGrace, "d", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.input+"="+tt.value, func(t *testing.T) {
+			t.Parallel()
+			m := base(map[string]string{tt.input: tt.value})
+			if tt.input == inRevokeGrace {
+				m[inExpiresIn] = "7d"
+			}
+			in, err := ParseInputs(inputsOf(m), func(string) string { return "" })
+			if tt.want == 0 {
+				var ie *InputError
+				if !errors.As(err, &ie) || ie.Input != tt.input || !strings.Contains(err.Error(), "90m, 72h, 7d or 1d12h") {
+					t.Fatalf("err = %v, want a refusal of %s with the grammar's examples", err, tt.input)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := in.TTL
+			if tt.input == inRevokeGrace {
+				got = in.Grace
+			}
+			if got != tt.want {
+				t.Errorf("%s %q = %s, want %s", tt.input, tt.value, got, tt.want)
+			}
+		})
 	}
 }
 

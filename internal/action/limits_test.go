@@ -6,7 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/groo/pat-action/internal/groo"
 )
 
 // Durations longer than time.Duration holds are refused as too long, never
@@ -45,35 +46,6 @@ func TestParseInputsRefusesOverflowingDurations(t *testing.T) {
 	}
 }
 
-func TestParseDurationLimits(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    time.Duration
-		tooLong bool
-	}{
-		{in: "106751d", want: 106751 * 24 * time.Hour},
-		{in: "106751d23h", want: 106751*24*time.Hour + 23*time.Hour},
-		{in: "2562047h", want: 2562047 * time.Hour},
-		{in: "106752d", tooLong: true},
-		{in: "106751d24h", tooLong: true},
-		{in: "1d9999999999h", tooLong: true},
-		{in: "18446744073709551616d", tooLong: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseDuration(tc.in)
-			switch {
-			case tc.tooLong && !errors.Is(err, errDurationTooLong):
-				t.Errorf("parseDuration(%q) = %s, %v; want errDurationTooLong", tc.in, got, err)
-			case !tc.tooLong && (err != nil || got != tc.want):
-				t.Errorf("parseDuration(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
-			}
-		})
-	}
-}
-
 // A credential goes only over https, or plain http to a loopback address
 // (the emulator): any other http URL is refused before any request, with
 // the https URL to use instead.
@@ -89,7 +61,7 @@ func TestParseInputsRefusesPlainHTTPToNonLoopback(t *testing.T) {
 		{"github-api-url", inGitHubAPIURL, "http://ghe.example.com/api/v3", nil, "use https://ghe.example.com/api/v3"},
 		{"groo-api-url", inGrooAPIURL, "http://accounts.groo.dev", nil, "use https://accounts.groo.dev"},
 		{"GITHUB_API_URL", inGitHubAPIURL, "", map[string]string{"GITHUB_API_URL": "http://10.1.2.3:8080"}, "use https://10.1.2.3:8080"},
-		{"GROO_ACCOUNTS_URL", inGrooAPIURL, "", map[string]string{envGrooAccounts: "http://groo.internal"}, "use https://groo.internal"},
+		{"GROO_ACCOUNTS_URL", inGrooAPIURL, "", map[string]string{groo.EnvBaseURL: "http://groo.internal"}, "use https://groo.internal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -779,7 +779,7 @@ func TestRunWithoutRunnerDefaults(t *testing.T) {
 	w := newWorld(t, uc, "repo:octo/app", nil)
 	vars := map[string]string{
 		"INPUT_GROO-TOKEN": w.oldPAT, "INPUT_GITHUB-TOKEN": writerToken,
-		"GITHUB_REPOSITORY": "octo/app", "GITHUB_API_URL": w.url, envGrooAccounts: w.url,
+		"GITHUB_REPOSITORY": "octo/app", "GITHUB_API_URL": w.url, groo.EnvBaseURL: w.url,
 	}
 	log := &testkit.Buffer{}
 	a := githubactions.New(githubactions.WithGetenv(func(k string) string { return vars[k] }), githubactions.WithWriter(log))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -616,38 +615,4 @@ func ExitCode(r Report, failOn string) int {
 		return 0
 	}
 	return 2
-}
-
-// ParseSince reads --since: a whole number of days with a "d" suffix
-// ("30d"), optionally followed by a Go duration ("1d12h"), or a Go
-// duration alone ("36h"). "" is 0: no limit. Negative values are refused.
-func ParseSince(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	var days time.Duration
-	rest := s
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseUint(s[:i], 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("since %q: %q is not a whole number of days", s, s[:i])
-		}
-		if n > 100*365 {
-			return 0, fmt.Errorf("since %q: more than 100 years", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		rest = s[i+1:]
-	}
-	var d time.Duration
-	if rest != "" {
-		var err error
-		if d, err = time.ParseDuration(rest); err != nil {
-			return 0, fmt.Errorf("since %q: use days (30d) or a Go duration (36h, 90m): %w", s, err)
-		}
-		if d < 0 {
-			return 0, fmt.Errorf("since %q: negative", s)
-		}
-	}
-	return days + d, nil
 }

@@ -387,43 +387,6 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
-	t.Parallel()
-	const day = 24 * time.Hour
-	tests := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{"", 0, false},
-		{"30d", 30 * day, false},
-		{" 7d ", 7 * day, false},
-		{"0d", 0, false},
-		{"1d12h", day + 12*time.Hour, false},
-		{"36h", 36 * time.Hour, false},
-		{"90m", 90 * time.Minute, false},
-		{"1h30m", 90 * time.Minute, false},
-		{"30", 0, true},
-		{"d", 0, true},
-		{"-30d", 0, true},
-		{"-1h", 0, true},
-		{"1.5d", 0, true},
-		{"30days", 0, true},
-		{"1d-1h", 0, true},
-		{"99999999d", 0, true},
-		{"xyz", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseSince(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("ParseSince(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
 // TestDocsCoverEveryCode keeps docs/audit.md and the schema in step with
 // FindingKinds.
 func TestDocsCoverEveryCode(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/prune"
 )
 
@@ -103,7 +104,7 @@ func (d *Daemon) AuditInput(ctx context.Context, req AuditRequest) (audit.Input,
 	return in, nil
 }
 
-func (d *Daemon) auditUseCase(ctx context.Context, tc *TargetConfig, now time.Time, history []audit.Event,
+func (d *Daemon) auditUseCase(ctx context.Context, tc *config.TargetConfig, now time.Time, history []audit.Event,
 	pending []audit.PendingRevoke) (audit.UseCaseInput, error) {
 	uc := audit.UseCaseInput{
 		UseCase: tc.UseCase, Target: tc.Name, History: history, PendingRevokes: pending, Interval: tc.MaxInterval,

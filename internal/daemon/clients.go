@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/safetext"
@@ -49,7 +50,7 @@ func readSecret(what, env, file string, getenv func(string) string) (string, err
 }
 
 // grooCredential loads and checks the bot's own PAT.
-func grooCredential(cfg *Config, getenv func(string) string) (groo.Token, error) {
+func grooCredential(cfg *config.Config, getenv func(string) string) (groo.Token, error) {
 	v, err := readSecret("groo", cfg.Groo.TokenEnv, cfg.Groo.TokenFile, getenv)
 	if err != nil {
 		return groo.Token{}, err
@@ -66,7 +67,7 @@ func grooCredential(cfg *Config, getenv func(string) string) (groo.Token, error)
 }
 
 // newGrooClient builds the Groo client whose requests the metrics count.
-func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Logger) (*groo.Client, error) {
+func newGrooClient(cfg *config.Config, m *Metrics, base http.RoundTripper, log *slog.Logger) (*groo.Client, error) {
 	c, err := groo.New(
 		groo.WithBaseURL(cfg.Groo.APIURL),
 		groo.WithHTTPClient(&http.Client{Transport: m.Transport("groo", base)}),
@@ -82,7 +83,7 @@ func newGrooClient(cfg *Config, m *Metrics, base http.RoundTripper, log *slog.Lo
 // newGitHubClient builds the one go-github client of the configured
 // credential: a token, or a GitHub App installation whose tokens
 // ghinstallation mints and refreshes.
-func newGitHubClient(cfg *Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
+func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
 	counted := m.Transport("github", base)
 	if app := cfg.GitHub.App; app != nil {
 		pem, err := os.ReadFile(app.PrivateKeyFile)
@@ -134,7 +135,7 @@ func emptyTokenOptions[T any](p **T) { *p = new(T) }
 //
 // With a store, the pacing is shared by every replica on it: the store
 // reserves each mutation's slot on its own clock.
-func newSecretsClient(cfg *Config, gh *github.Client, pacer audit.MutationPacer, log *slog.Logger) *ghsecret.Client {
+func newSecretsClient(cfg *config.Config, gh *github.Client, pacer audit.MutationPacer, log *slog.Logger) *ghsecret.Client {
 	opts := []ghsecret.Option{ghsecret.WithMutationInterval(cfg.GitHub.MutationInterval), ghsecret.WithLogger(log)}
 	if pacer != nil {
 		key := pacingKey(cfg)
@@ -148,7 +149,7 @@ func newSecretsClient(cfg *Config, gh *github.Client, pacer audit.MutationPacer,
 
 // pacingKey names the GitHub credential without its value: replicas of one
 // configuration share it.
-func pacingKey(cfg *Config) string {
+func pacingKey(cfg *config.Config) string {
 	g := cfg.GitHub
 	if g.App != nil {
 		return fmt.Sprintf("github %s app %d installation %d", g.APIURL, g.App.ID, g.App.InstallationID)

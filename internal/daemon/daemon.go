@@ -1,3 +1,7 @@
+// Package daemon is pat-rotator: given a configuration (internal/config), it
+// schedules the targets' rotations with robfig/cron, serialises each use
+// case with a lease in the store, paces GitHub writes per credential, sweeps
+// the revokes left pending, and serves /healthz, /readyz and /metrics.
 package daemon
 
 import (
@@ -19,6 +23,8 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/storeopen"
+	"github.com/groo/pat-action/internal/config"
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/retire"
@@ -46,7 +52,7 @@ type Options struct {
 // Daemon rotates a fleet of targets. Build it with New; use Run for the
 // scheduler, RotateOnce for one pass, Plan for a dry run.
 type Daemon struct {
-	cfg      *Config
+	cfg      *config.Config
 	log      *slog.Logger
 	store    audit.Store
 	ownStore bool
@@ -72,7 +78,7 @@ type Daemon struct {
 }
 
 type target struct {
-	cfg     *TargetConfig
+	cfg     *config.TargetConfig
 	log     *slog.Logger
 	running atomic.Bool
 	// retryAt is when a failed or skipped rotation is tried again (nil: no
@@ -85,7 +91,7 @@ type target struct {
 
 // TargetResult is one attempt of one target, as the daemon saw it.
 type TargetResult struct {
-	Target  *TargetConfig
+	Target  *config.TargetConfig
 	Result  *rotation.Result // nil when the rotation did not run or failed
 	Err     error
 	Skipped bool // the lease was held elsewhere or a rotation was already running
@@ -97,7 +103,7 @@ var ErrSkipped = errors.New("skipped")
 
 // New loads the credentials, opens the store and builds the clients. It
 // makes no request.
-func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,7 +143,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Daemon, error) {
 	}
 	d.store = opts.Store
 	if d.store == nil {
-		if d.store, err = storeopen.Open(ctx, cfg.Store, ""); err != nil {
+		if d.store, err = storeopen.Open(ctx, cfg.Store, cfg.StorePasswordFile); err != nil {
 			return nil, err
 		}
 		d.ownStore = true
@@ -188,11 +194,11 @@ func randomHex(n int) string {
 
 // Select resolves target names (Target.String(), e.g. "repo:octo/app
 // GROO_PAT", or a use case) to targets; no names selects all.
-func (d *Daemon) Select(names []string) ([]*TargetConfig, error) {
+func (d *Daemon) Select(names []string) ([]*config.TargetConfig, error) {
 	if len(names) == 0 {
 		return d.cfg.Targets, nil
 	}
-	var out []*TargetConfig
+	var out []*config.TargetConfig
 	var errs []error
 	for _, n := range names {
 		t := d.byName[n]
@@ -435,7 +441,7 @@ func (d *Daemon) isCredential(t groo.TokenInfo) bool { return retire.Matches(t, 
 // RotateTargets rotates the given targets once, concurrently within the
 // configured bound. One failing target never blocks the others: the
 // failures come back joined.
-func (d *Daemon) RotateTargets(ctx context.Context, targets []*TargetConfig) ([]TargetResult, error) {
+func (d *Daemon) RotateTargets(ctx context.Context, targets []*config.TargetConfig) ([]TargetResult, error) {
 	results := make([]TargetResult, len(targets))
 	var wg sync.WaitGroup
 	for i, tc := range targets {
@@ -576,7 +582,7 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 		next := t.cfg.Schedule.Next(now)
 		// The next run may start up to jitter late and takes up to a write
 		// window; the token must outlive that.
-		deadline := next.Add(addDurations(t.cfg.Jitter, d.cfg.Rotation.WriteWindow))
+		deadline := next.Add(duration.Sum(t.cfg.Jitter, d.cfg.Rotation.WriteWindow))
 		if !ok || !exp.After(deadline) {
 			reason := "no live token"
 			if ok {

@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/emulator/emulatortest"
 	"github.com/groo/pat-action/internal/ghconform"
@@ -96,11 +96,11 @@ func conforming(t testing.TB, opts ...ghconform.Option) http.RoundTripper {
 
 // config writes a configuration for the fleet with the given extra YAML
 // (rotation/daemon sections and targets) and loads it.
-func (f *fleet) config(t testing.TB, extra string) *Config {
+func (f *fleet) config(t testing.TB, extra string) *config.Config {
 	t.Helper()
 	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}\nstore: sqlite://%s\nlisten: \"\"\n%s",
 		f.url, f.url, filepath.Join(f.dir, "state.db"), extra)
-	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatalf("config:\n%v", err)
 	}
@@ -181,7 +181,7 @@ targets:
 			if tr.Result != nil {
 				attempts = append(attempts, tr.Result.AttemptID)
 			}
-			if _, err := checkInvariants(st, []*TargetConfig{tr.Target}); err != nil {
+			if _, err := checkInvariants(st, []*config.TargetConfig{tr.Target}); err != nil {
 				problems = append(problems, fmt.Sprintf("after rotation %d of %s: %v", succeeded[tr.Target.Name]+1, tr.Target.Name, err))
 			}
 			if len(st.Violations) > 0 {
@@ -467,10 +467,10 @@ targets:
 	if ok != 2 {
 		t.Errorf("%d targets rotated, want 2", ok)
 	}
-	var out bytes.Buffer
-	WriteResults(&out, results)
-	if !regexp.MustCompile(`(?m)^failed\s+repo:octo/missing GROO_PAT\s`).MatchString(out.String()) || strings.Count(out.String(), "rotated") != 2 {
-		t.Errorf("output:\n%s", out.String())
+	for _, r := range results {
+		if failed := r.Err != nil && r.Result == nil; failed != (r.Target.Name == "repo:octo/missing GROO_PAT") {
+			t.Errorf("%s: err %v, result %v", r.Target.Name, r.Err, r.Result)
+		}
 	}
 	if _, err := d.Select([]string{"repo:octo/nope GROO_PAT"}); err == nil {
 		t.Error("Select accepted an unknown target")
@@ -558,9 +558,14 @@ func TestPlanChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	WritePlans(&out, plans)
+	for _, p := range plans {
+		fmt.Fprintf(&out, "%s (use case %q): %d live token(s)\n", p.Target, p.UseCase, len(p.Live))
+		for _, s := range p.Steps {
+			fmt.Fprintf(&out, "  %s %s\n", s.Step, s.Detail)
+		}
+	}
 	for _, want := range []string{"repo:octo/app GROO_PAT (use case \"GitHub Actions - octo/app GROO_PAT\"): 1 live token(s)",
-		"create secret repo:octo/app GROO_PAT", "revoke tok_", "(grace 15m0s after each was replaced)", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
+		"create secret repo:octo/app GROO_PAT", "revoke tok_", "(grace 15m after each was replaced)", "env:octo/app:prod/eu GROO_PAT", "nothing to revoke"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan lacks %q:\n%s", want, out.String())
 		}
@@ -619,7 +624,7 @@ listen: ""
 defaults: {ttl: 72h, revoke-grace: 0s}
 targets: [{repository: octo/app}]
 `, f.url, f.url, pemFile, filepath.Join(f.dir, "state.db"))
-	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatalf("config:\n%v", err)
 	}
@@ -646,10 +651,60 @@ targets: [{repository: octo/app}]
 func randomPAT() string { return groo.Prefix + randomHex(32) }
 
 // checkInvariants checks I1 and I3 of the targets on the emulator's state.
-func checkInvariants(st emulator.State, targets []*TargetConfig) ([]string, error) {
+func checkInvariants(st emulator.State, targets []*config.TargetConfig) ([]string, error) {
 	ls := make([]emulator.Lineage, len(targets))
 	for i, t := range targets {
 		ls[i] = emulator.Lineage{Name: t.Name, Scope: t.Target.Key(), Secret: t.Target.Name, UseCase: t.UseCase}
 	}
 	return st.CheckLineages(ls)
+}
+
+// store-password-file reaches the store: New opens a PostgreSQL store with
+// it (here a file that does not exist, refused before any connection).
+func TestNewPassesTheStorePasswordFile(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0, nil)
+	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN}\n"+
+		"store: \"postgres://rotator@127.0.0.1:1/rotator?sslmode=disable\"\nstore-password-file: db-password\nlisten: \"\"\n"+
+		"targets: [{repository: octo/app}]\n", f.url, f.url)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t, ghconform.AllowNone())})
+	if err == nil {
+		d.Close()
+		t.Fatal("New opened a store whose password file does not exist")
+	}
+	if want := filepath.Join(f.dir, "db-password"); !strings.Contains(err.Error(), "read password file") || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want the password file %s read", err, want)
+	}
+}
+
+// The daemon's Groo client takes groo.api-url over GROO_ACCOUNTS_URL, and
+// the variable over the default (groo.ResolveBaseURL, as the Action does);
+// the variable used to beat the file.
+func TestGrooURLPrecedence(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0, nil)
+	f.env[groo.EnvBaseURL] = "http://127.0.0.1:1"
+	for _, tt := range []struct{ groo, want string }{
+		{fmt.Sprintf("{api-url: %q, token-env: TEST_GROO_PAT}", f.url), f.url},
+		{"{token-env: TEST_GROO_PAT}", "http://127.0.0.1:1"},
+	} {
+		src := fmt.Sprintf("groo: %s\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN}\nstore: sqlite://%s\nlisten: \"\"\ntargets: [{repository: octo/app}]\n",
+			tt.groo, f.url, filepath.Join(t.TempDir(), "state.db"))
+		cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t, ghconform.AllowNone())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.grooC.BaseURL(); got != tt.want {
+			t.Errorf("groo: %s: client base URL %q, want %q", tt.groo, got, tt.want)
+		}
+		d.Close()
+	}
 }

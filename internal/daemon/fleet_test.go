@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 )
 
@@ -256,7 +257,7 @@ func BenchmarkDaemonMemory10k(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		rssBefore := vmRSS()
 		start := time.Now()
-		cfg, err := ParseConfig("fleet.yaml", data, func(k string) string { return env[k] })
+		cfg, err := config.Parse("fleet.yaml", data, func(k string) string { return env[k] })
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/pgtest"
 )
@@ -33,7 +34,7 @@ targets:
 	for i := range 6 {
 		src += fmt.Sprintf("  - repository: octo/r%d\n", i)
 	}
-	cfg, err := ParseConfig(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
+	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

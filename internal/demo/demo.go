@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/groo/pat-action/internal/audit"
+	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/daemon"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/groo"
@@ -122,7 +123,7 @@ targets:
 `, url, url, dbPath, demoWriteWindow, demoClockMargin)
 	env := map[string]string{"DEMO_GROO_PAT": botPAT, "DEMO_GITHUB_TOKEN": ghToken}
 	getenv := func(k string) string { return env[k] }
-	cfg, err := daemon.ParseConfig(filepath.Join(dir, "demo.yaml"), []byte(yaml), getenv)
+	cfg, err := config.Parse(filepath.Join(dir, "demo.yaml"), []byte(yaml), getenv)
 	if err != nil {
 		return fmt.Errorf("demo: configuration: %w", err)
 	}
@@ -164,7 +165,7 @@ targets:
 		return fmt.Errorf("demo: %w", err)
 	}
 	fmt.Fprintf(w, "\nAudit history (the store's events, latest outcome per attempt)\n")
-	daemon.WriteHistory(w, events)
+	audit.RenderHistory(w, events)
 
 	fmt.Fprintf(w, "\nInvariants, checked on the emulator's state\n")
 	lines, invErr := checkInvariants(emu.State(), cfg.Targets)
@@ -229,12 +230,12 @@ func writeDemoResult(w io.Writer, r daemon.TargetResult, before []groo.TokenInfo
 }
 
 // checkInvariants checks I1 and I3 of the targets on the emulator's state.
-func checkInvariants(st emulator.State, targets []*daemon.TargetConfig) ([]string, error) {
+func checkInvariants(st emulator.State, targets []*config.TargetConfig) ([]string, error) {
 	return st.CheckLineages(Lineages(targets))
 }
 
 // Lineages names the targets' secrets and use cases for the emulator.
-func Lineages(targets []*daemon.TargetConfig) []emulator.Lineage {
+func Lineages(targets []*config.TargetConfig) []emulator.Lineage {
 	out := make([]emulator.Lineage, len(targets))
 	for i, t := range targets {
 		out[i] = emulator.Lineage{Name: t.Name, Scope: t.Target.Key(), Secret: t.Target.Name, UseCase: t.UseCase}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,14 @@ const Day = 24 * time.Hour
 
 // ErrSyntax is wrapped by every refusal of Parse.
 var ErrSyntax = errors.New("invalid duration")
+
+// ErrTooLong is wrapped (with ErrSyntax) by a refusal of a duration that is
+// well written but longer than a time.Duration holds (about 292 years).
+var ErrTooLong = errors.New("too long")
+
+// goSyntax is time.ParseDuration's grammar without a sign: a string of this
+// shape that time.ParseDuration refuses overflowed.
+var goSyntax = regexp.MustCompile(`^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 // Examples is what an error shows a person who wrote a bad duration.
 const Examples = `90m, 72h, 7d or 1d12h`
@@ -42,11 +51,14 @@ func Parse(s string) (time.Duration, error) {
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseUint(s[:i], 10, 63)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%w %q: %w (at most %d days)", ErrSyntax, orig, ErrTooLong, math.MaxInt64/int64(Day))
+		}
 		if err != nil || i == 0 {
 			return 0, fmt.Errorf("%w %q: the day count before \"d\" must be a whole number; write e.g. %s", ErrSyntax, orig, Examples)
 		}
 		if n > uint64(math.MaxInt64/int64(Day)) {
-			return 0, fmt.Errorf("%w %q: too long (at most %d days)", ErrSyntax, orig, math.MaxInt64/int64(Day))
+			return 0, fmt.Errorf("%w %q: %w (at most %d days)", ErrSyntax, orig, ErrTooLong, math.MaxInt64/int64(Day))
 		}
 		days = time.Duration(n) * Day
 		s = s[i+1:]
@@ -55,6 +67,9 @@ func Parse(s string) (time.Duration, error) {
 		}
 	}
 	rest, err := time.ParseDuration(s)
+	if err != nil && goSyntax.MatchString(s) {
+		return 0, fmt.Errorf("%w %q: %w (at most %d days)", ErrSyntax, orig, ErrTooLong, math.MaxInt64/int64(Day))
+	}
 	if err != nil {
 		// time.ParseDuration's error quotes its input; ours names the fix.
 		return 0, fmt.Errorf("%w %q: write e.g. %s", ErrSyntax, orig, Examples)
@@ -63,9 +78,25 @@ func Parse(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%w %q: no sign allowed; write e.g. %s", ErrSyntax, orig, Examples)
 	}
 	if days > math.MaxInt64-rest {
-		return 0, fmt.Errorf("%w %q: too long", ErrSyntax, orig)
+		return 0, fmt.Errorf("%w %q: %w (at most %d days)", ErrSyntax, orig, ErrTooLong, math.MaxInt64/int64(Day))
 	}
 	return days + rest, nil
+}
+
+// Max is the longest duration: Sum stops there.
+const Max = time.Duration(math.MaxInt64)
+
+// Sum adds durations, stopping at Max instead of wrapping to a negative
+// (a configuration may hold durations of up to 292 years each).
+func Sum(ds ...time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		if d > 0 && sum > Max-d {
+			return Max
+		}
+		sum += d
+	}
+	return sum
 }
 
 // Format prints d in Parse's grammar: whole days first, then Go's form of

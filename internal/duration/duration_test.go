@@ -2,6 +2,7 @@ package duration
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,6 +51,24 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
+// Well-written durations that overflow are refused as too long; others as
+// syntax only.
+func TestParseTooLong(t *testing.T) {
+	t.Parallel()
+	for in, tooLong := range map[string]bool{
+		"99999999999d": true, "99999999999999999999d": true,
+		"2562048h": true, "9999999999h": true, "1h9223372036854775807ns": true,
+		"106752d": true, "106751d24h": true, "1d9999999999h": true, "18446744073709551616d": true,
+		"99999999999999999999999d": true, "65535d2562047h": true,
+		"106751d": false, "2562047h": false, "106751d23h": false, "three days": false, "-99999999999d": false, "1.5d": false,
+	} {
+		_, err := Parse(in)
+		if errors.Is(err, ErrTooLong) != tooLong || (!tooLong && !strings.HasPrefix(in, "106751d") && in != "2562047h" && !errors.Is(err, ErrSyntax)) {
+			t.Errorf("Parse(%q): %v; too long: want %v", in, err, tooLong)
+		}
+	}
+}
+
 func TestFormat(t *testing.T) {
 	t.Parallel()
 	tests := map[time.Duration]string{
@@ -87,4 +106,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(Format(Parse(%q))) = %s, %v; want %s", s, back, err, d)
 		}
 	})
+}
+
+func TestSumSaturates(t *testing.T) {
+	t.Parallel()
+	if got := Sum(Max-time.Hour, 2*time.Hour); got != Max {
+		t.Errorf("sum past the limit = %s, want the limit", got)
+	}
+	if got := Sum(time.Hour, 30*time.Minute); got != 90*time.Minute {
+		t.Errorf("1h + 30m = %s", got)
+	}
 }

@@ -161,17 +161,40 @@ func New(opts ...Option) (*Client, error) {
 	return &Client{settings: s, base: base}, nil
 }
 
-// resolveBaseURL applies option > GROO_ACCOUNTS_URL > default and checks the
-// result is http(s) with a host. The trailing slash is dropped.
-func resolveBaseURL(opt string) (string, error) {
-	raw, source, fix := opt, "WithBaseURL", "pass"
-	if raw == "" {
-		if env := os.Getenv(EnvBaseURL); env != "" {
-			raw, source, fix = env, EnvBaseURL, "set "+EnvBaseURL+" to"
-		}
+// Where ResolveBaseURL found the URL.
+const (
+	FromExplicit = "explicit" // the caller's value: groo-api-url, groo.api-url, WithBaseURL
+	FromEnv      = EnvBaseURL // the environment variable GROO_ACCOUNTS_URL
+	FromDefault  = "default"  // DefaultBaseURL
+)
+
+// ResolveBaseURL is the one precedence of Groo's base URL, for the Action and
+// pat-rotator alike: an explicit value (the Action's groo-api-url input,
+// the configuration's groo.api-url) beats GROO_ACCOUNTS_URL (read with
+// getenv; os.Getenv when nil), which beats DefaultBaseURL. Surrounding
+// space is dropped, and an empty value counts as not given. source is
+// FromExplicit, FromEnv or FromDefault. The URL is not checked here; New
+// checks it.
+func ResolveBaseURL(explicit string, getenv func(string) string) (u, source string) {
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	if raw == "" {
-		raw = DefaultBaseURL
+	if v := strings.TrimSpace(explicit); v != "" {
+		return v, FromExplicit
+	}
+	if v := strings.TrimSpace(getenv(EnvBaseURL)); v != "" {
+		return v, FromEnv
+	}
+	return DefaultBaseURL, FromDefault
+}
+
+// resolveBaseURL applies ResolveBaseURL's precedence and checks the result
+// is http(s) with a host. The trailing slash is dropped.
+func resolveBaseURL(opt string) (string, error) {
+	raw, from := ResolveBaseURL(opt, os.Getenv)
+	source, fix := "WithBaseURL", "pass"
+	if from == FromEnv {
+		source, fix = EnvBaseURL, "set "+EnvBaseURL+" to"
 	}
 	u, err := url.Parse(raw)
 	shown := safetext.RedactURL(raw) // no user info, no token in the error

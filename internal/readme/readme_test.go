@@ -15,7 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/groo/pat-action/internal/daemon"
+	"github.com/groo/pat-action/internal/config"
 )
 
 const root = "../.."
@@ -75,7 +75,7 @@ func TestReadmeYAMLBlocks(t *testing.T) {
 			continue
 		}
 		if strings.Contains(b.body, "\ntargets:") {
-			if _, err := daemon.ParseConfig("README.md block "+strconv.Itoa(i), []byte(b.body), env); err != nil {
+			if _, err := config.Parse("README.md block "+strconv.Itoa(i), []byte(b.body), env); err != nil {
 				t.Errorf("README configuration block %d is refused: %v", i, err)
 			}
 		}
@@ -87,7 +87,7 @@ func TestReadmeYAMLBlocks(t *testing.T) {
 
 func TestExampleRotatorConfigValidates(t *testing.T) {
 	t.Parallel()
-	if _, err := daemon.LoadConfig(filepath.Join(root, "examples", "rotator.yaml"), func(string) string { return "" }); err != nil {
+	if _, err := config.Load(filepath.Join(root, "examples", "rotator.yaml"), func(string) string { return "" }); err != nil {
 		t.Fatalf("examples/rotator.yaml: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/groo"
 	"github.com/groo/pat-action/internal/retire"
 )
@@ -50,7 +51,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if rr.metaErr == nil && !rr.meta.Exists {
 		verb = "create"
 	}
-	add(StepWrite, "%s secret %s sealed with key %s, within %s of the mint", verb, p.Target, rr.key.KeyID, cfg.WriteWindow)
+	add(StepWrite, "%s secret %s sealed with key %s, within %s of the mint", verb, p.Target, rr.key.KeyID, duration.Format(cfg.WriteWindow))
 
 	rule := retire.Rotation{Listed: rr.tokens, WriteStart: now, Written: now, Now: now, Grace: req.Grace, Margin: cfg.ClockMargin}
 	if rr.metaErr == nil && rr.meta.Exists && !rr.meta.UpdatedAt.IsZero() {
@@ -75,7 +76,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		add(StepRetire, "revoke %s at once", strings.Join(revoke, ", "))
 	}
 	if len(later) > 0 {
-		add(StepRetire, "revoke %s (grace %s after each was replaced)", strings.Join(later, ", "), req.Grace)
+		add(StepRetire, "revoke %s (grace %s after each was replaced)", strings.Join(later, ", "), duration.Format(req.Grace))
 	}
 	if len(recent) > 0 {
 		add(StepRetire, "leave %s live: too recent to revoke safely (another run may still write it)", strings.Join(recent, ", "))

@@ -30,7 +30,7 @@ const (
 	// doubles.
 	mintRetryDelay = 200 * time.Millisecond
 	// MaxNameLength is Groo's limit on a token name, in characters.
-	MaxNameLength = 100
+	MaxNameLength = groo.MaxNameLen
 	// expiryTolerance absorbs Groo's millisecond rounding of expiresAt.
 	expiryTolerance = time.Second
 	// lostMintSettle is how long a failed mint's clean-up waits before it

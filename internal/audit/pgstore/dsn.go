@@ -2,14 +2,31 @@ package pgstore
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// errInlinePassword is what a DSN carrying a password gets: what to do, and
+// ErrInlinePassword is what a DSN carrying a password gets: what to do, and
 // never the DSN or the password.
-var errInlinePassword = errors.New("open postgres store: the DSN holds a password; remove it from the DSN and " +
-	"provide it through PGPASSWORD, a PGPASSFILE (.pgpass) file, or the store's password-file")
+var ErrInlinePassword = errors.New("open postgres store: the DSN holds a password; remove it from the DSN and " +
+	"provide it through PGPASSWORD, a PGPASSFILE (.pgpass) file, or the configuration's store-password-file")
+
+// CheckDSN refuses, without connecting, every DSN Open would refuse before
+// it connects: one holding a password (ErrInlinePassword) and one pgx
+// cannot parse. Its errors never quote a password.
+func CheckDSN(dsn string) error {
+	if err := checkDSN(dsn); err != nil {
+		return err
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		// pgx redacts passwords in its parse errors; there is none anyway.
+		return fmt.Errorf("open postgres store: %w", err)
+	}
+	return nil
+}
 
 // checkDSN refuses a DSN that holds a password: a URL's userinfo password or
 // password query parameter, or a key=value string's password key. Its
@@ -24,7 +41,7 @@ func checkDSN(dsn string) error {
 	}
 	for _, k := range keys {
 		if k == "password" {
-			return errInlinePassword
+			return ErrInlinePassword
 		}
 	}
 	return nil
@@ -45,7 +62,7 @@ func checkURL(dsn string) error {
 	// libpq URLs may list several hosts, which net/url does not parse;
 	// userinfo is everything before the last '@' of the authority.
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 && strings.Contains(authority[:at], ":") {
-		return errInlinePassword
+		return ErrInlinePassword
 	}
 	for _, pair := range strings.Split(query, "&") {
 		k, _, _ := strings.Cut(pair, "=")
@@ -53,7 +70,7 @@ func checkURL(dsn string) error {
 			k = uk
 		}
 		if strings.EqualFold(strings.TrimSpace(k), "password") {
-			return errInlinePassword
+			return ErrInlinePassword
 		}
 	}
 	return nil

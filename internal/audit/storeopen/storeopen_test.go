@@ -75,3 +75,31 @@ func TestOpenRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Check refuses, without opening anything, what Open refuses before it
+// connects, and lets through the DSNs Open opens.
+func TestCheckAgreesWithOpen(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ dsn, file, want string }{
+		{"mysql://x", "", "unknown DSN"},
+		{"", "", "unknown DSN"},
+		{"sqlite://", "", "empty path"},
+		{"sqlite://./s.db", "/run/secrets/pw", "password-file"},
+		{"postgres://rotator:hunter2-pw@127.0.0.1:1/db", "", "PGPASSWORD"},
+		{"postgres://rotator@127.0.0.1:1/db?password=hunter2-pw", "", "PGPASSWORD"},
+		{"host=127.0.0.1 password=hunter2-pw", "", "PGPASSWORD"},
+		{"postgres://rotator@127.0.0.1:1/db?sslmode=sometimes", "", "sslmode"},
+		{"sqlite:///var/lib/pat-rotator/state.db", "", ""},
+		{"postgres://rotator@db.internal:5432/rotator?sslmode=verify-full", "/run/secrets/pw", ""},
+		{"postgresql://rotator@db.internal/rotator", "", ""},
+		{"host=db.internal dbname=rotator user=rotator sslmode=require", "", ""},
+	} {
+		err := Check(tt.dsn, tt.file)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("Check(%q, %q) = %v, want nil", tt.dsn, tt.file, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2-pw")):
+			t.Errorf("Check(%q, %q) = %v, want it to say %q and never the password", tt.dsn, tt.file, err, tt.want)
+		}
+	}
+}

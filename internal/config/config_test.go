@@ -1,6 +1,8 @@
-package daemon
+package config
 
 import (
+	"github.com/groo/pat-action/internal/groo"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -35,7 +37,7 @@ targets:
   - {organization: octo, secret: GROO_PAT, visibility: selected, selected-repositories: [app, docs]}
   - {repository: octo/docs, dependabot: true, schedule: "@every 12h"}
 `
-	cfg, err := ParseConfig("rotator.yaml", []byte(src), noEnv)
+	cfg, err := Parse("rotator.yaml", []byte(src), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +83,8 @@ daemon: {concurrency: 8, lease-margin: 2s, sweep-interval: 500ms}
 targets:
   - {repository: octo/app, token-name: "custom lineage", ttl: 7d, revoke-grace: 0s, jitter: 0s}
 `
-	env := map[string]string{GrooAccountsURLEnv: "http://127.0.0.1:2/"}
-	cfg, err := ParseConfig(filepath.Join(dir, "r.yaml"), []byte(src), func(k string) string { return env[k] })
+	env := map[string]string{groo.EnvBaseURL: "http://127.0.0.1:2/"}
+	cfg, err := Parse(filepath.Join(dir, "r.yaml"), []byte(src), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +150,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"never fires", head + "targets:\n  - {repository: octo/app, schedule: \"0 0 30 2 *\"}\n",
 			[]string{`^c\.yaml:4: targets\[0\]\.schedule: schedule "0 0 30 2 \*": it never fires`}},
 		{"ttl shorter than interval", head + "targets:\n  - {repository: octo/app, schedule: \"@every 12h\", ttl: 12h, revoke-grace: 0s, jitter: 0s}\n",
-			[]string{`^c\.yaml:4: targets\[0\]\.ttl: 12h0m0s does not outlast .*\(12h0m0s.*\) \+ revoke-grace \(0s\) \+ jitter \(0s\) = 12h0m0s.*`}},
+			[]string{`^c\.yaml:4: targets\[0\]\.ttl: 12h does not outlast .*\(12h.*\) \+ revoke-grace \(0s\) \+ jitter \(0s\) = 12h.*`}},
 		{"ttl shorter than interval grace jitter", head + "defaults: {ttl: 24h}\ntargets:\n  - repository: octo/app\n",
-			[]string{`^c\.yaml:5: targets\[0\]\.ttl: 1d does not outlast the schedule's longest interval \(1d, "0 3 \* \* \*"\) \+ revoke-grace \(15m0s\) \+ jitter \(10m0s\) = 1d25m0s: .*raise ttl above 1d25m0s`}},
+			[]string{`^c\.yaml:5: targets\[0\]\.ttl: 1d does not outlast the schedule's longest interval \(1d, "0 3 \* \* \*"\) \+ revoke-grace \(15m\) \+ jitter \(10m\) = 1d25m: .*raise ttl above 1d25m`}},
 		{"weekday schedule counts the weekend", head + "targets:\n  - {repository: octo/app, schedule: \"0 3 * * 1-5\", ttl: 48h, revoke-grace: 0s, jitter: 0s}\n",
 			[]string{`^c\.yaml:4: targets\[0\]\.ttl: 2d does not outlast the schedule's longest interval \(3d,`}},
 		{"zero ttl", head + "targets:\n  - {repository: octo/app, ttl: 0s}\n",
@@ -214,7 +216,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"audit bad duration", head + "audit:\n  unused-after: a month\ntargets: [{repository: o/r}]\n",
 			[]string{`^c\.yaml:4: audit\.unused-after: "a month" is not a duration`}},
 		{"audit negative duration", head + "audit: {unused-after: -1h}\ntargets: [{repository: o/r}]\n",
-			[]string{`^c\.yaml:3: audit\.unused-after: "-1h" is negative`}},
+			[]string{`^c\.yaml:3: audit\.unused-after: "-1h" is not a duration: no sign allowed`}},
 		{"audit unknown key", head + "audit: {max-tll: 30d}\ntargets: [{repository: o/r}]\n",
 			[]string{`^c\.yaml:3: audit\.max-tll: unknown key; did you mean max-ttl\?`}},
 		{"not yaml", "groo: [\n", []string{`^c\.yaml:\d+: not valid YAML`}},
@@ -225,7 +227,7 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := ParseConfig("c.yaml", []byte(tt.src), noEnv)
+			cfg, err := Parse("c.yaml", []byte(tt.src), noEnv)
 			if err == nil {
 				t.Fatalf("accepted: %+v", cfg)
 			}
@@ -256,9 +258,9 @@ func TestParseConfigErrors(t *testing.T) {
 			if len(lines) > len(tt.want) {
 				t.Errorf("%d errors, want %d:\n%s", len(lines), len(tt.want), err)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) || ce.File != "c.yaml" || ce.Line == 0 {
-				t.Errorf("errors.As ConfigError = %+v", ce)
+				t.Errorf("errors.As Error = %+v", ce)
 			}
 		})
 	}
@@ -281,7 +283,7 @@ func TestParseConfigAudit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := ParseConfig("c.yaml", []byte(head+tt.src), noEnv)
+			cfg, err := Parse("c.yaml", []byte(head+tt.src), noEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,14 +334,14 @@ func TestLoadConfigFile(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("examples/rotator.yaml: %v", err)
 	}
-	cfg, err := LoadConfig(path, noEnv)
+	cfg, err := Load(path, noEnv)
 	if err != nil {
 		t.Fatalf("the shipped example does not validate:\n%v", err)
 	}
 	if len(cfg.Targets) < 4 {
 		t.Errorf("the example has %d targets; it should show every scope", len(cfg.Targets))
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"), noEnv); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), noEnv); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }

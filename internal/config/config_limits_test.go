@@ -1,18 +1,18 @@
-package daemon
+package config
 
 import (
-	"errors"
+	"github.com/groo/pat-action/internal/groo"
+
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // configRefuses parses src and checks that it is refused with one error
 // line per pattern in want, each with file:line.
 func configRefuses(t *testing.T, src string, want ...string) {
 	t.Helper()
-	cfg, err := ParseConfig("c.yaml", []byte(src), noEnv)
+	cfg, err := Parse("c.yaml", []byte(src), noEnv)
 	if err == nil {
 		t.Fatalf("accepted: %+v", cfg)
 	}
@@ -51,7 +51,7 @@ func TestParseConfigRefusesOverflowingDurations(t *testing.T) {
 		{"hours that overflow", head + "targets:\n  - {repository: octo/app, revoke-grace: 9999999999h}\n",
 			`^c\.yaml:4: targets\[0\]\.revoke-grace: "9999999999h" is too long`},
 		{"negative days that overflow", head + "rotation: {clock-margin: -99999999999d}\ntargets: [{repository: octo/app}]\n",
-			`^c\.yaml:3: rotation\.clock-margin: "-99999999999d" is too long`},
+			`^c\.yaml:3: rotation\.clock-margin: "-99999999999d" is not a duration: no sign allowed`},
 		{"audit threshold", head + "audit: {max-ttl: 99999999999d}\ntargets: [{repository: octo/app}]\n",
 			`^c\.yaml:3: audit\.max-ttl: "99999999999d" is too long`},
 		{"grace plus jitter past the limit", head + "targets:\n  - {repository: octo/app, ttl: 100000d, revoke-grace: 60000d, jitter: 60000d}\n",
@@ -62,48 +62,6 @@ func TestParseConfigRefusesOverflowingDurations(t *testing.T) {
 			t.Parallel()
 			configRefuses(t, tt.src, tt.want)
 		})
-	}
-}
-
-func TestParseDurationLimits(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    time.Duration
-		tooLong bool
-	}{
-		{in: "7d", want: 7 * 24 * time.Hour},
-		{in: "106751d", want: 106751 * 24 * time.Hour},
-		{in: "2562047h", want: 2562047 * time.Hour},
-		{in: "106752d", tooLong: true},
-		{in: "99999999999d", tooLong: true},
-		{in: "2562048h", tooLong: true},
-		{in: "1h9223372036854775807ns", tooLong: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseDuration(tt.in)
-			switch {
-			case tt.tooLong && !errors.Is(err, ErrDurationTooLong):
-				t.Errorf("ParseDuration(%q) = %s, %v; want ErrDurationTooLong", tt.in, got, err)
-			case !tt.tooLong && (err != nil || got != tt.want):
-				t.Errorf("ParseDuration(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
-			}
-		})
-	}
-	if _, err := ParseDuration("three days"); err == nil || errors.Is(err, ErrDurationTooLong) {
-		t.Errorf("ParseDuration(three days) = %v, want a syntax error", err)
-	}
-}
-
-func TestAddDurationsSaturates(t *testing.T) {
-	t.Parallel()
-	if got := addDurations(maxDuration-time.Hour, 2*time.Hour); got != maxDuration {
-		t.Errorf("sum past the limit = %s, want the limit", got)
-	}
-	if got := addDurations(time.Hour, 30*time.Minute); got != 90*time.Minute {
-		t.Errorf("1h + 30m = %s", got)
 	}
 }
 
@@ -121,13 +79,13 @@ func TestParseConfigRefusesPlainHTTPToNonLoopback(t *testing.T) {
 			`^c\.yaml:2: github\.api-url: "http://ghe\.example\.com/api/v3" is plain http to ghe\.example\.com, which is not a loopback address.*write https://ghe\.example\.com/api/v3$`},
 		{"groo", "groo: {token-env: G, api-url: \"http://10.0.0.5:8080\"}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n", nil,
 			`^c\.yaml:1: groo\.api-url: .*not a loopback address.*write https://10\.0\.0\.5:8080$`},
-		{"GROO_ACCOUNTS_URL", "groo: {token-env: G}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n", map[string]string{GrooAccountsURLEnv: "http://groo.internal"},
-			`^c\.yaml:1: groo\.api-url: GROO_ACCOUNTS_URL overrides it: .*not a loopback address.*write https://groo\.internal$`},
+		{"GROO_ACCOUNTS_URL", "groo: {token-env: G}\ngithub: {token-env: T}\ntargets: [{repository: o/r}]\n", map[string]string{groo.EnvBaseURL: "http://groo.internal"},
+			`^c\.yaml:1: groo\.api-url: GROO_ACCOUNTS_URL applies \(groo\.api-url is not written\): .*not a loopback address.*write https://groo\.internal$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := ParseConfig("c.yaml", []byte(tt.src), func(k string) string { return tt.env[k] })
+			cfg, err := Parse("c.yaml", []byte(tt.src), func(k string) string { return tt.env[k] })
 			if err == nil {
 				t.Fatalf("accepted: %+v", cfg)
 			}
@@ -138,7 +96,7 @@ func TestParseConfigRefusesPlainHTTPToNonLoopback(t *testing.T) {
 	}
 	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:9", "https://ghe.example.com/api/v3"} {
 		src := "groo: {token-env: G, api-url: \"" + ok + "\"}\ngithub: {token-env: T, api-url: \"" + ok + "\"}\ntargets: [{repository: o/r}]\n"
-		if _, err := ParseConfig("c.yaml", []byte(src), noEnv); err != nil {
+		if _, err := Parse("c.yaml", []byte(src), noEnv); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
 		}
 	}
@@ -208,7 +166,7 @@ func TestParseConfigRefusesTargetsThatDifferOnlyInCase(t *testing.T) {
 		})
 	}
 	// Distinct secrets stay distinct, and keep their spelling.
-	cfg, err := ParseConfig("c.yaml", []byte(head+"  - repository: Octo/App\n  - {repository: octo/app, dependabot: true}\n"), noEnv)
+	cfg, err := Parse("c.yaml", []byte(head+"  - repository: Octo/App\n  - {repository: octo/app, dependabot: true}\n"), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
