@@ -621,6 +621,30 @@ func TestClaimerTwoReplicas(t *testing.T) {
 	}
 }
 
+// Replicas that both see a condition flap (clear, then return with the same
+// Since) send each step once between them.
+func TestClaimerReplicasFlap(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	claimer := NewMemoryClaimer()
+	s := Settings{Webhooks: []Webhook{hook(r, FormatJSON)}}
+	a := newNotifier(t, Options{Settings: s, Claimer: claimer})
+	b := newNotifier(t, Options{Settings: s, Claimer: claimer})
+	for _, cs := range [][]Condition{{failing("x")}, {}, {failing("x")}, {}} {
+		a.observe(cs...)
+		a.idle(t)
+		b.observe(cs...)
+		b.idle(t)
+	}
+	var got []Kind
+	for _, body := range r.delivered() {
+		got = append(got, decode(t, body).Event)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]Kind{RotationFailing, Recovered, RotationFailing, Recovered}) {
+		t.Errorf("two replicas delivered %v, want each step once", got)
+	}
+}
+
 type flakyClaimer struct {
 	mu    sync.Mutex
 	fails int
