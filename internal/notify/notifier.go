@@ -131,6 +131,7 @@ type Notifier struct {
 	gens    map[string]int
 	recover []*note // recoveries not yet final
 	closed  bool
+	full    bool // the queue was full at the last Observe (logged once)
 
 	queue  chan *note
 	ctx    context.Context
@@ -241,17 +242,26 @@ func (n *Notifier) Observe(ctx context.Context, now time.Time, conditions []Cond
 		n.gens[claimKey(a.cond.Kind, a.cond)]++
 		n.recover = append(n.recover, r)
 	}
+	waiting := 0
 	for _, a := range n.active {
-		n.enqueueLocked(a, now)
+		if !n.enqueueLocked(a, now) {
+			waiting++
+		}
 	}
 	keep := n.recover[:0]
 	for _, r := range n.recover {
 		if r.pending() || r.queued {
 			keep = append(keep, r)
-			n.enqueueLocked(r, now)
+			if !n.enqueueLocked(r, now) {
+				waiting++
+			}
 		}
 	}
 	n.recover = keep
+	if waiting > 0 && !n.full {
+		n.log.Warn("notification queue full; the rest wait for a later evaluation", "waiting", waiting, "queue", cap(n.queue))
+	}
+	n.full = waiting > 0
 }
 
 // genKey is the claim key of event for c's current occurrence.
@@ -263,16 +273,17 @@ func (n *Notifier) genKey(event Kind, c Condition) string {
 	return k
 }
 
-func (n *Notifier) enqueueLocked(x *note, now time.Time) {
+// enqueueLocked queues x if it is due; false when the queue had no room.
+func (n *Notifier) enqueueLocked(x *note, now time.Time) bool {
 	if x.queued || !x.pending() || now.Before(x.notBefore) {
-		return
+		return true
 	}
 	select {
 	case n.queue <- x:
 		x.queued = true
+		return true
 	default:
-		n.log.Warn("notification queue full; the notification waits for the next evaluation",
-			"event", x.event, "key", x.cond.Key(), "queue", cap(n.queue))
+		return false
 	}
 }
 

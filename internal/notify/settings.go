@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,21 @@ func (w Webhook) String() string { return RedactURL(w.URL) }
 
 // LogValue keeps the URL's path and query (often the secret part) out of logs.
 func (w Webhook) LogValue() slog.Value { return slog.StringValue(w.String()) }
+
+// GoString keeps %#v to scheme and host too.
+func (w Webhook) GoString() string {
+	return fmt.Sprintf("notify.Webhook{URL:%q, Format:%q, Source:%q}", w.String(), w.Format, w.Source)
+}
+
+// MarshalJSON writes the URL as scheme and host, so that a JSON log handler
+// marshalling Settings cannot print it whole.
+func (w Webhook) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		URL    string `json:"url"`
+		Format Format `json:"format,omitempty"`
+		Source string `json:"source,omitempty"`
+	}{w.String(), w.Format, w.Source})
+}
 
 // RedactURL returns scheme://host of raw (the port kept), "[invalid URL]"
 // when it does not parse: the only form of a webhook URL this package prints.
