@@ -157,13 +157,13 @@ func checkURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return errors.New("the URL does not parse; write an absolute URL such as https://hooks.example.com/...")
+		return errors.New("the URL does not parse; write an absolute URL, https://host/path")
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return fmt.Errorf("the URL's scheme is %q; use https (or http)", safetext.Clean(u.Scheme))
 	}
 	if u.Host == "" {
-		return errors.New("the URL has no host; write an absolute URL such as https://hooks.example.com/...")
+		return errors.New("the URL has no host; write an absolute URL, https://host/path")
 	}
 	if u.User != nil {
 		return fmt.Errorf("the URL for %s carries user info; put the credential in the URL's path or query as the receiver documents, not before the host", RedactURL(raw))
