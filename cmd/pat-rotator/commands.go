@@ -134,6 +134,9 @@ func (c *rotateCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	results, err := d.RotateOnce(ctx, c.targets)
+	if errors.Is(err, daemon.ErrCredentialInUseCase) {
+		return &configError{err}
+	}
 	WriteResults(c.stdout, results)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotate: %d target(s) not rotated:\n%s\n", failed(results), errText(err))
@@ -201,6 +204,9 @@ func (c *planCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	plans, err := d.PlanAll(ctx, c.targets)
+	if errors.Is(err, daemon.ErrCredentialInUseCase) {
+		return &configError{err}
+	}
 	WritePlans(c.stdout, plans)
 	if err != nil {
 		return &runError{err}

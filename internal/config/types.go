@@ -38,6 +38,8 @@ const (
 	DefaultSweepInterval    = time.Minute
 	DefaultConcurrency      = 4
 	DefaultMutationInterval = time.Second
+	DefaultRetryMin         = time.Minute
+	DefaultRetryMax         = time.Hour
 )
 
 // Config is a parsed and validated pat-rotator configuration. It holds the
@@ -55,7 +57,33 @@ type Config struct {
 	Rotation          RotationSettings
 	Daemon            DaemonSettings
 	Audit             AuditSettings
+	Status            StatusSettings
+	Notify            NotifySettings
 	Targets           []*TargetConfig
+}
+
+// StatusSettings protect the status page and the history routes with a
+// bearer token, when one is named (an environment variable or a file).
+type StatusSettings struct {
+	TokenEnv  string
+	TokenFile string
+}
+
+// NotifySettings say who hears about a condition that threatens a secret
+// (L3): webhooks, whose URLs are credentials (only named, never inline),
+// and the thresholds (zero: internal/notify's defaults).
+type NotifySettings struct {
+	Webhooks      []WebhookRef
+	FailedRuns    int
+	ExpiryWarning time.Duration
+	StuckRevoke   time.Duration
+}
+
+// WebhookRef names where a webhook's URL is, and its body's format.
+type WebhookRef struct {
+	URLEnv  string
+	URLFile string
+	Format  string // json (default) or slack
 }
 
 // GrooSettings says where Groo is and where the bot's own PAT comes from.
@@ -105,6 +133,8 @@ type DaemonSettings struct {
 	LeaseMargin     time.Duration // lease = write window + this (30s)
 	SweepInterval   time.Duration // pending revokes are retried this often (1m)
 	ShutdownTimeout time.Duration // SIGTERM waits this long for rotations in flight (write window + lease margin + 30s)
+	RetryMin        time.Duration // a failed or skipped rotation is tried again after this (1m), doubling
+	RetryMax        time.Duration // up to this (1h), until it succeeds or the next scheduled run comes
 }
 
 // AuditSettings tune the findings of `pat-rotator audit` (docs/audit.md).

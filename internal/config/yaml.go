@@ -106,7 +106,8 @@ func (p *parser) parse(data []byte) {
 		GitHub:   GitHubSettings{APIURL: DefaultGitHubURL, MutationInterval: DefaultMutationInterval},
 		Defaults: Defaults{Schedule: DefaultSchedule, TTL: DefaultTTL, Grace: DefaultGrace, Jitter: DefaultJitter},
 		Rotation: RotationSettings{WriteWindow: DefaultWriteWindow, ClockMargin: DefaultClockMargin},
-		Daemon:   DaemonSettings{Concurrency: DefaultConcurrency, LeaseMargin: DefaultLeaseMargin, SweepInterval: DefaultSweepInterval},
+		Daemon: DaemonSettings{Concurrency: DefaultConcurrency, LeaseMargin: DefaultLeaseMargin, SweepInterval: DefaultSweepInterval,
+			RetryMin: DefaultRetryMin, RetryMax: DefaultRetryMax},
 	}
 	p.cfg = cfg
 	var targets *yaml.Node
@@ -146,6 +147,8 @@ func (p *parser) parse(data []byte) {
 		"rotation": func(k, v *yaml.Node, path string) { p.parseRotation(v, path, &cfg.Rotation) },
 		"daemon":   func(k, v *yaml.Node, path string) { p.parseDaemon(v, path, &cfg.Daemon) },
 		"audit":    func(k, v *yaml.Node, path string) { p.parseAudit(v, path, &cfg.Audit) },
+		"status":   func(k, v *yaml.Node, path string) { p.parseStatus(k, v, path, &cfg.Status) },
+		"notify":   func(k, v *yaml.Node, path string) { p.parseNotify(v, path, &cfg.Notify) },
 		"targets":  func(k, v *yaml.Node, path string) { targets = v },
 	})
 
@@ -190,6 +193,10 @@ func (p *parser) parse(data []byte) {
 		cfg.StorePasswordFile = relTo(dir, cfg.StorePasswordFile)
 		cfg.Groo.TokenFile = relTo(dir, cfg.Groo.TokenFile)
 		cfg.GitHub.TokenFile = relTo(dir, cfg.GitHub.TokenFile)
+		cfg.Status.TokenFile = relTo(dir, cfg.Status.TokenFile)
+		for i := range cfg.Notify.Webhooks {
+			cfg.Notify.Webhooks[i].URLFile = relTo(dir, cfg.Notify.Webhooks[i].URLFile)
+		}
 		if cfg.GitHub.App != nil {
 			cfg.GitHub.App.PrivateKeyFile = relTo(dir, cfg.GitHub.App.PrivateKeyFile)
 		}
@@ -544,6 +551,83 @@ func (p *parser) parseDaemon(n *yaml.Node, path string, d *DaemonSettings) {
 			}
 		},
 		"shutdown-timeout": assign(&d.ShutdownTimeout, p.duration),
+		"retry-min": func(_, v *yaml.Node, path string) {
+			if x, ok := p.duration(v, path); ok {
+				if x < time.Second {
+					p.errorf(v, path, "shorter than 1s; retrying faster only feeds a rate limit, use e.g. 1m")
+					return
+				}
+				d.RetryMin = x
+			}
+		},
+		"retry-max": assign(&d.RetryMax, p.duration),
+	})
+	if d.RetryMax < d.RetryMin {
+		p.errorf(n, path, "retry-max (%s) is shorter than retry-min (%s); raise retry-max", duration.Format(d.RetryMax), duration.Format(d.RetryMin))
+	}
+}
+
+// parseStatus reads the status page's bearer token: named, never inline.
+func (p *parser) parseStatus(k, v *yaml.Node, path string, s *StatusSettings) {
+	p.mapping(v, path, map[string]func(k, v *yaml.Node, path string){
+		"token-env":  assign(&s.TokenEnv, p.envName),
+		"token-file": assign(&s.TokenFile, p.nonEmpty),
+	})
+	if s.TokenEnv != "" && s.TokenFile != "" {
+		p.errorf(k, path, "both token-env and token-file; keep one")
+	}
+}
+
+// parseNotify reads the webhooks (URLs named, never inline: a webhook URL
+// is a credential) and the thresholds.
+func (p *parser) parseNotify(n *yaml.Node, path string, ns *NotifySettings) {
+	p.mapping(n, path, map[string]func(k, v *yaml.Node, path string){
+		"webhooks": func(_, v *yaml.Node, path string) {
+			v = resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(v, path, "want a list of webhooks, e.g. [{url-env: PAT_ROTATOR_WEBHOOK}]")
+				return
+			}
+			for i, item := range v.Content {
+				ipath := fmt.Sprintf("%s[%d]", path, i)
+				var w WebhookRef
+				p.mapping(item, ipath, map[string]func(k, v *yaml.Node, path string){
+					"url-env":  assign(&w.URLEnv, p.envName),
+					"url-file": assign(&w.URLFile, p.nonEmpty),
+					"url": func(k, _ *yaml.Node, path string) {
+						p.errorf(k, path, "a webhook URL is a credential and is never written inline; put it in an environment variable (url-env: NAME) or a file (url-file: PATH)")
+					},
+					"format": func(_, v *yaml.Node, path string) {
+						if s, ok := p.nonEmpty(v, path); ok {
+							if s != "json" && s != "slack" {
+								p.errorf(v, path, "%q is not a format; use json (the default) or slack", s)
+								return
+							}
+							w.Format = s
+						}
+					},
+				})
+				switch {
+				case w.URLEnv == "" && w.URLFile == "":
+					p.errorf(item, ipath, "no URL; add url-env: NAME (an environment variable) or url-file: PATH")
+				case w.URLEnv != "" && w.URLFile != "":
+					p.errorf(item, ipath, "both url-env and url-file; keep one")
+				default:
+					ns.Webhooks = append(ns.Webhooks, w)
+				}
+			}
+		},
+		"failed-runs": func(_, v *yaml.Node, path string) {
+			if x, ok := p.integer(v, path); ok {
+				if x < 1 || x > 1000 {
+					p.errorf(v, path, "%d is out of range; use 1 to 1000", x)
+					return
+				}
+				ns.FailedRuns = int(x)
+			}
+		},
+		"expiry-warning": assign(&ns.ExpiryWarning, p.duration),
+		"stuck-revoke":   assign(&ns.StuckRevoke, p.duration),
 	})
 }
 

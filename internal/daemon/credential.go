@@ -52,3 +52,27 @@ func (d *Daemon) CheckCredential(ctx context.Context) (groo.TokenInfo, bool, err
 	}
 	return self, found, nil
 }
+
+// checkCredentialAtStart identifies the credential (GET /v1/auth/me and
+// the token list) for the status page and the notifications, and refuses
+// to go on when the credential is a token of a configured use case. Groo
+// unreachable is not a reason to refuse: the rotations say so themselves.
+func (d *Daemon) checkCredentialAtStart(ctx context.Context) error {
+	user, err := d.grooC.Me(ctx, d.cred)
+	if err != nil {
+		d.log.Warn("could not identify the Groo credential at start", "error", err.Error())
+		return nil
+	}
+	tok, found, err := d.CheckCredential(ctx)
+	if errors.Is(err, ErrCredentialInUseCase) {
+		return err
+	}
+	if err != nil {
+		d.log.Warn("could not identify the Groo credential at start", "error", err.Error())
+	}
+	d.credInfo.set(user.ID, tok, found)
+	if found {
+		d.metrics.observeCredential(tok.ID, tok.ExpiresAt)
+	}
+	return nil
+}

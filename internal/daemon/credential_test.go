@@ -9,12 +9,15 @@ import (
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
+	"github.com/groo/pat-action/internal/emulator"
 )
 
 // TestDaemonNeverRevokesItsCredential: the bot's PAT bears the name of a
-// configured use case (as the README's emulator seed once did). Rotations
-// keep it live, the sweep drops a pending revoke of it without revoking,
-// and later rotations still authenticate.
+// configured use case (as the README's emulator seed once did). `rotate`
+// (and `run`, and `plan`) refuse such a configuration, naming the target
+// and the fix, before anything is minted. Rotations that run all the same
+// keep the credential live, the sweep drops a pending revoke of it without
+// revoking, and later rotations still authenticate.
 func TestDaemonNeverRevokesItsCredential(t *testing.T) {
 	t.Parallel()
 	const uc = "GitHub Actions - octo/app GROO_PAT"
@@ -31,8 +34,19 @@ func TestDaemonNeverRevokesItsCredential(t *testing.T) {
 			botID = tok.ID
 		}
 	}
+	_, err = d.RotateOnce(context.Background(), nil)
+	var inUse *CredentialInUseCaseError
+	if !errors.As(err, &inUse) || inUse.Target != "repo:octo/app GROO_PAT" || inUse.TokenID != botID {
+		t.Fatalf("RotateOnce = %v, want a refusal naming the target and the credential's token", err)
+	}
+	if n := f.emu.State().Hits[emulator.RouteGrooCreate]; n != 0 {
+		t.Fatalf("%d mints after the refusal", n)
+	}
+	if _, err := d.PlanAll(context.Background(), nil); !errors.Is(err, ErrCredentialInUseCase) {
+		t.Errorf("plan = %v, want the same refusal", err)
+	}
 	for i := range 2 {
-		results, err := d.RotateOnce(context.Background(), nil)
+		results, err := d.RotateTargets(context.Background(), cfg.Targets)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -27,9 +28,11 @@ import (
 	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/notify"
 	"github.com/groo/pat-action/internal/retire"
 	"github.com/groo/pat-action/internal/rotation"
 	"github.com/groo/pat-action/internal/safetext"
+	"github.com/groo/pat-action/internal/statuspage"
 )
 
 // Tool names pat-rotator in audit events and token descriptions.
@@ -60,14 +63,17 @@ type Daemon struct {
 	grooC    *groo.Client
 	cred     groo.Token
 	credInfo credentialInfo
-	secrets  *ghsecret.Client
-	engine   *rotation.Engine
-	holder   string
-	actor    string
-	now      func() time.Time
-	onResult func(TargetResult)
-	ln       net.Listener
-	limits   serverLimits // of the HTTP server; tests shorten them
+	// statusToken, when set, guards the status page and history routes.
+	statusToken string
+	notifier    *notify.Notifier // nil without webhooks
+	secrets     *ghsecret.Client
+	engine      *rotation.Engine
+	holder      string
+	actor       string
+	now         func() time.Time
+	onResult    func(TargetResult)
+	ln          net.Listener
+	limits      serverLimits // of the HTTP server; tests shorten them
 
 	sem     chan struct{}
 	targets []*target
@@ -85,8 +91,10 @@ type target struct {
 	// retry pending), for the status page.
 	retryAt atomic.Pointer[time.Time]
 	// failures counts the consecutive failed attempts, for the retry's
-	// backoff and the notifications.
-	failures atomic.Int32
+	// backoff and the notifications; lastError and failingSince go with it.
+	failures     atomic.Int32
+	lastError    atomic.Pointer[string]
+	failingSince atomic.Pointer[time.Time]
 }
 
 // TargetResult is one attempt of one target, as the daemon saw it.
@@ -164,6 +172,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if opts.Engine != nil {
 		opts.Engine(d.engine)
 	}
+	if cfg.Status.TokenEnv != "" || cfg.Status.TokenFile != "" {
+		if d.statusToken, err = readSecret("status", cfg.Status.TokenEnv, cfg.Status.TokenFile, opts.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	if d.notifier, err = newNotifier(cfg, opts.Getenv, d.log); err != nil {
+		return nil, err
+	}
 	for _, tc := range cfg.Targets {
 		t := &target{cfg: tc, log: d.log.With("target", tc.Name, "use_case", tc.UseCase)}
 		d.targets = append(d.targets, t)
@@ -180,10 +196,16 @@ func (d *Daemon) Store() audit.Store { return d.store }
 
 // Close closes the store if the daemon opened it.
 func (d *Daemon) Close() error {
-	if d.ownStore {
-		return d.store.Close()
+	var err error
+	if d.notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = d.notifier.Close(ctx)
+		cancel()
 	}
-	return nil
+	if d.ownStore {
+		return errors.Join(err, d.store.Close())
+	}
+	return err
 }
 
 func randomHex(n int) string {
@@ -255,9 +277,15 @@ func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
 	}
 	defer t.running.Store(false)
 	tr := d.rotateRunning(ctx, t)
+	if !tr.Skipped {
+		d.settle(t, tr)
+	}
 	// Reported while the target is still marked running: no other rotation
 	// of it starts before OnResult returns (tests check invariants there).
 	d.report(tr)
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	d.observe(octx)
+	cancel()
 	return tr
 }
 
@@ -465,6 +493,9 @@ func (d *Daemon) RotateOnce(ctx context.Context, names []string) ([]TargetResult
 	if err != nil {
 		return nil, err
 	}
+	if err := d.checkCredentialAtStart(ctx); err != nil {
+		return nil, err
+	}
 	sweepErr := d.Sweep(ctx)
 	results, err := d.RotateTargets(ctx, targets)
 	return results, errors.Join(err, sweepErr, d.Sweep(ctx))
@@ -621,6 +652,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
+	if err := d.checkCredentialAtStart(ctx); err != nil {
+		return err
+	}
 	c := d.newCron(ctx)
 	c.Start()
 	d.refreshPendingGauge(ctx)
@@ -634,7 +668,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		var wg sync.WaitGroup
 		for _, t := range due {
-			wg.Go(func() { d.rotate(ctx, t) })
+			wg.Go(func() { d.rotateWithRetry(ctx, t) })
 		}
 		wg.Wait()
 	})
@@ -708,7 +742,76 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 		case <-timer.C:
 		}
 	}
-	d.rotate(ctx, t)
+	d.rotateWithRetry(ctx, t)
+}
+
+// rotateWithRetry rotates t and, while that fails or is skipped, tries
+// again with a capped, jittered exponential backoff (daemon.retry-min,
+// retry-max) until it succeeds or the next scheduled run comes (which
+// takes over). A rotation skipped because another replica holds the lease
+// is not retried once a rotation of the use case succeeded after this
+// activation began: each activation is rotated once.
+func (d *Daemon) rotateWithRetry(ctx context.Context, t *target) {
+	began := d.now()
+	var next time.Time
+	if t.cfg.Schedule != nil {
+		next = t.cfg.Schedule.Next(began)
+	}
+	defer t.retryAt.Store(nil)
+	for attempt := 1; ; attempt++ {
+		tr := d.rotate(ctx, t)
+		if tr.Err == nil || ctx.Err() != nil {
+			return
+		}
+		if tr.Skipped && d.rotatedSince(ctx, t, began) {
+			return
+		}
+		wait := retryBackoff(d.cfg.Daemon.RetryMin, d.cfg.Daemon.RetryMax, attempt)
+		at := d.now().Add(wait)
+		if !next.IsZero() && !at.Before(next) {
+			t.log.Info("rotation not retried: the next scheduled run comes first", "next_run", next)
+			return
+		}
+		t.retryAt.Store(&at)
+		t.log.Info("rotation will be tried again", "retry_at", at, "attempt", attempt)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// rotatedSince reports whether the store holds a successful rotation of
+// t's use case that ended after since (another replica's).
+func (d *Daemon) rotatedSince(ctx context.Context, t *target, since time.Time) bool {
+	evs, err := d.store.History(ctx, audit.HistoryQuery{UseCase: t.cfg.UseCase, Since: since})
+	if err != nil {
+		return false
+	}
+	for _, e := range evs {
+		if e.Outcome == audit.OutcomeSucceeded {
+			return true
+		}
+	}
+	return false
+}
+
+// retryBackoff is the wait before retry n (1-based): min doubling up to
+// max, with up to a fifth of jitter either way so that replicas and
+// targets do not retry in step.
+func retryBackoff(minWait, maxWait time.Duration, n int) time.Duration {
+	d := minWait
+	for i := 1; i < n && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	if j := int64(d / 5); j > 0 {
+		d += time.Duration(mrand.Int64N(2*j+1) - j)
+	}
+	return max(d, time.Millisecond)
 }
 
 func (d *Daemon) sweepLoop(ctx context.Context) {
@@ -718,6 +821,7 @@ func (d *Daemon) sweepLoop(ctx context.Context) {
 		if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("sweep failed", "error", err.Error())
 		}
+		d.observe(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -741,6 +845,9 @@ func (d *Daemon) Handler() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", d.metrics.Handler())
+	// The admins' view: read-only, never a token value, optionally behind
+	// a bearer token; everything else of the mux stays open.
+	mux.Handle("/", statuspage.Handler(d, statuspage.Options{BearerToken: d.statusToken, Now: d.now}))
 	return mux
 }
 
@@ -762,6 +869,9 @@ var _ cron.Logger = cronLogger{}
 func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan, error) {
 	targets, err := d.Select(names)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.checkCredentialAtStart(ctx); err != nil {
 		return nil, err
 	}
 	plans := make([]*rotation.Plan, len(targets))

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,6 +24,7 @@ type Metrics struct {
 	APIRequests    *prometheus.CounterVec // api_requests_total{api,code}
 	LastSuccess    *prometheus.GaugeVec   // last_success_timestamp_seconds{use_case}
 	RateLimited    *prometheus.CounterVec // rate_limited_responses_total{api}
+	CredentialExp  *prometheus.GaugeVec   // credential_expiry_timestamp_seconds{token_id}
 }
 
 // NewMetrics registers every series, with the Go and process collectors.
@@ -55,8 +57,11 @@ func NewMetrics() *Metrics {
 		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rate_limited_responses_total", Help: "Responses that were rate limits (403/429 with retry-after or remaining 0); the clients wait and retry them.",
 		}, []string{"api"}),
+		CredentialExp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "credential_expiry_timestamp_seconds", Help: "Expiry of pat-rotator's own Groo credential (unix seconds; absent until identified, +Inf when it never expires).",
+		}, []string{"token_id"}),
 	}
-	r.MustRegister(m.Rotations, m.Duration, m.TokenExpiry, m.PendingRevokes, m.RevokeFailures, m.APIRequests, m.LastSuccess, m.RateLimited,
+	r.MustRegister(m.Rotations, m.Duration, m.TokenExpiry, m.PendingRevokes, m.RevokeFailures, m.APIRequests, m.LastSuccess, m.RateLimited, m.CredentialExp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Expose the outcomes at zero so that a dashboard sees them before the first rotation.
 	for _, o := range []string{"succeeded", "failed", "skipped"} {
@@ -117,4 +122,14 @@ func (m *Metrics) observeSuccess(useCase string, expires *time.Time, at time.Tim
 		m.TokenExpiry.WithLabelValues(useCase).Set(float64(expires.Unix()))
 	}
 	m.LastSuccess.WithLabelValues(useCase).Set(float64(at.Unix()))
+}
+
+// observeCredential sets the credential's expiry gauge.
+func (m *Metrics) observeCredential(tokenID string, expires *time.Time) {
+	m.CredentialExp.Reset()
+	if expires == nil {
+		m.CredentialExp.WithLabelValues(tokenID).Set(math.Inf(1))
+		return
+	}
+	m.CredentialExp.WithLabelValues(tokenID).Set(float64(expires.Unix()))
 }
