@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -277,6 +280,7 @@ func TestHistoryUseCase(t *testing.T) {
 		{"since 30 minutes", []string{"--since", "30m"}, 0, []string{"(no events)"}, []string{"tok_app_new", "tok_gone"}},
 		{"since a negative age", []string{"--since", "-3d"}, 2, []string{"no sign allowed"}, []string{"TIME"}},
 		{"unknown", []string{"--use-case", "GitHub Actions - octo/ap GROO_PAT"}, 2, []string{`no such use case`, `"` + ucApp + `"`, `"` + ucWeb + `"`}, []string{"TIME"}},
+		{"bad format", []string{"--format", "xml"}, 2, []string{`--format "xml": use table, json or csv`}, []string{"TIME"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,6 +301,63 @@ func TestHistoryUseCase(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHistoryFormats: --format csv parses back with encoding/csv under the
+// status page's header; --format json decodes with its fields, the pending
+// revokes filtered like the events.
+func TestHistoryFormats(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "state.db")
+	store, err := sqlitestore.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const uc = "GitHub Actions - octo/app GROO_PAT"
+	ev := audit.Event{ID: "rot_app", Time: time.Now().Add(-time.Hour), Outcome: audit.OutcomeFailed, UseCase: uc, Target: "repo:octo/app GROO_PAT",
+		Error: "=HYPERLINK(\"x\") and a\nline break", NewTokenID: "tok_app_new"}
+	if err := store.Record(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddPendingRevoke(ctx, audit.PendingRevoke{TokenID: "tok_app_old", UseCase: uc, Target: ev.Target, RevokeAfter: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	cfg := writeConfig(t, dir, "groo: {token-env: G}\ngithub: {token-env: T}\nstore: sqlite://"+db+"\ntargets: [{repository: octo/app}]\n")
+
+	r := runBin(t, nil, "history", "--config", cfg, "--format", "csv")
+	if r.code != 0 {
+		t.Fatalf("csv: exit %d: %s", r.code, r.stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || len(rows) != 2 || !slices.Equal(rows[0], audit.HistoryCSVHeader) {
+		t.Fatalf("csv does not parse back under the header (%v): %q", err, r.stdout)
+	}
+	col := func(name string) string { return rows[1][slices.Index(audit.HistoryCSVHeader, name)] }
+	if col("attempt_id") != "rot_app" || col("outcome") != "failed" || !strings.HasPrefix(col("error"), "'=HYPERLINK") || strings.Contains(col("error"), "\n") {
+		t.Errorf("csv row %q: want the attempt, its outcome, and the error as one inert line", rows[1])
+	}
+
+	r = runBin(t, nil, "history", "--config", cfg, "--format", "json", "--use-case", uc)
+	if r.code != 0 {
+		t.Fatalf("json: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Version int           `json:"version"`
+		UseCase string        `json:"use_case"`
+		Events  []audit.Event `json:"events"`
+		Pending []struct {
+			TokenID string `json:"token_id"`
+		} `json:"pending_revokes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if out.Version != 1 || out.UseCase != uc || len(out.Events) != 1 || out.Events[0].ID != "rot_app" || len(out.Pending) != 1 || out.Pending[0].TokenID != "tok_app_old" {
+		t.Errorf("json = %+v", out)
 	}
 }
 

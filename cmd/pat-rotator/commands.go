@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/groo/pat-action/internal/demo"
 	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/safetext"
+	"github.com/groo/pat-action/internal/statuspage"
 )
 
 // stringList is a repeatable flag.
@@ -218,9 +220,9 @@ func (c *planCommand) Run(ctx context.Context, args []string) error {
 
 type historyCommand struct {
 	*cli
-	cf             configFlags
-	useCase, since string
-	limit          int
+	cf                     configFlags
+	useCase, since, format string
+	limit                  int
 }
 
 func (*historyCommand) Name() string { return "history" }
@@ -228,11 +230,13 @@ func (*historyCommand) Desc() string {
 	return "the store's rotation history and pending revokes (no credential needed)"
 }
 func (*historyCommand) Help() string {
-	return `usage: pat-rotator history --config FILE [--use-case UC] [--since 72h] [--limit N]
+	return `usage: pat-rotator history --config FILE [--use-case UC] [--since 72h] [--limit N] [--format table|json|csv]
 
 Prints the store's rotation events (the newest --limit, oldest first) and the
-pending revokes, of every use case or of --use-case only. It reads the store
-only: no credential is needed, and a store that does not exist is an error.
+pending revokes, of every use case or of --use-case only: a table, JSON (the
+status page's /api/v1/history form, with the pending revokes) or CSV (the
+events only, the status page's CSV). It reads the store only: no credential
+is needed, and a store that does not exist is an error.
 `
 }
 func (c *historyCommand) Flags() *flag.FlagSet {
@@ -241,11 +245,17 @@ func (c *historyCommand) Flags() *flag.FlagSet {
 	fs.StringVar(&c.useCase, "use-case", "", "only this use case (`UC`, the token name), in the events and the pending revokes")
 	fs.StringVar(&c.since, "since", "", "only events newer than this `AGE`, e.g. 72h, 7d or 1d12h (default: all)")
 	fs.IntVar(&c.limit, "limit", 200, "at most `N` events (the newest)")
+	fs.StringVar(&c.format, "format", "table", "`FORMAT`: table, json or csv")
 	return fs
 }
 func (c *historyCommand) Run(ctx context.Context, args []string) error {
 	if _, err := parse(c, args); err != nil {
 		return err
+	}
+	switch c.format {
+	case "table", "json", "csv":
+	default:
+		return &usageError{msg: fmt.Sprintf("history: --format %q: use table, json or csv", c.format)}
 	}
 	q := audit.HistoryQuery{UseCase: c.useCase, Limit: c.limit}
 	if c.since != "" {
@@ -284,6 +294,28 @@ func (c *historyCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		pending = slices.DeleteFunc(pending, func(p audit.PendingRevoke) bool { return p.UseCase != c.useCase })
+	}
+	switch c.format {
+	case "csv":
+		if err := audit.WriteHistoryCSV(c.stdout, events); err != nil {
+			return &runError{err}
+		}
+		return nil
+	case "json":
+		out := struct {
+			statuspage.History
+			Pending []statuspage.PendingRevoke `json:"pending_revokes"`
+		}{statuspage.History{Version: statuspage.Version, GeneratedAt: time.Now().UTC(), UseCase: c.useCase, Since: q.Since.UTC(),
+			Events: events}, statuspage.PendingFromAudit(pending)}
+		if out.Events == nil {
+			out.Events = []audit.Event{}
+		}
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return &runError{err}
+		}
+		return nil
 	}
 	audit.RenderHistory(c.stdout, events)
 	fmt.Fprintln(c.stdout)

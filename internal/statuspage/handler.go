@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -367,45 +365,11 @@ func (h *handler) historyAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // CSVHeader is the first line of the history's CSV form.
-var CSVHeader = []string{
-	"time", "use_case", "target", "outcome", "attempt_id", "actor", "tool",
-	"new_token_id", "new_token_prefix", "new_token_last4", "new_expires_at", "written_at",
-	"replaced_token_ids", "revoked_token_ids", "pending_revoke_token_ids", "too_recent_token_ids",
-	"step", "error", "write_outcome_unknown", "duration_seconds",
-}
-
-// cell is one CSV cell: one inert line, and a leading character that a
-// spreadsheet would start a formula with quoted.
-func cell(s string) string {
-	s = safetext.Line(s)
-	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
-		s = "'" + s
-	}
-	return s
-}
-
-func csvTime(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+var CSVHeader = audit.HistoryCSVHeader
 
 func writeCSV(w http.ResponseWriter, evs []audit.Event) {
 	var b bytes.Buffer
-	cw := csv.NewWriter(&b)
-	_ = cw.Write(CSVHeader)
-	for _, e := range evs {
-		tm := e.Time
-		_ = cw.Write([]string{
-			csvTime(&tm), cell(e.UseCase), cell(e.Target), cell(string(e.Outcome)), cell(e.ID), cell(e.Actor), cell(e.Tool),
-			cell(e.NewTokenID), cell(e.NewTokenPrefix), cell(e.NewTokenLast4), csvTime(e.NewExpiresAt), csvTime(e.WrittenAt),
-			cell(strings.Join(e.Replaced, " ")), cell(strings.Join(e.Revoked, " ")), cell(strings.Join(e.Pending, " ")),
-			cell(strings.Join(e.TooRecent, " ")), cell(e.Step), cell(e.Error), strconv.FormatBool(e.OutcomeUnknown),
-			strconv.FormatFloat(e.Duration.Seconds(), 'f', 3, 64),
-		})
-	}
-	cw.Flush()
+	_ = audit.WriteHistoryCSV(&b, evs) // a bytes.Buffer does not fail
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	w.Header().Set("Content-Disposition", `attachment; filename="pat-rotator-history.csv"`)
 	w.WriteHeader(http.StatusOK)
