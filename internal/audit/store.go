@@ -26,7 +26,14 @@ type Store interface {
 	WriteHistory
 	PendingRevokes
 	Leases
+	Claims
 	Close() error
+}
+
+// Claims let one process of several act once: the first to claim a key
+// wins, for ever (a notification sent once, whichever replica saw it).
+type Claims interface {
+	Claim(ctx context.Context, key string) (bool, error)
 }
 
 // EventLog reads the rotation events back.

@@ -11,7 +11,7 @@ import (
 
 // newNotifier resolves the configured webhooks (their URLs are credentials,
 // named by url-env or url-file) and starts the notifier; nil without any.
-func newNotifier(cfg *config.Config, getenv func(string) string, log *slog.Logger) (*notify.Notifier, error) {
+func newNotifier(cfg *config.Config, getenv func(string) string, claims notify.Claimer, log *slog.Logger) (*notify.Notifier, error) {
 	ns := cfg.Notify
 	if len(ns.Webhooks) == 0 {
 		return nil, nil
@@ -28,7 +28,8 @@ func newNotifier(cfg *config.Config, getenv func(string) string, log *slog.Logge
 		}
 		s.Webhooks = append(s.Webhooks, notify.Webhook{URL: url, Format: notify.Format(w.Format), Source: src})
 	}
-	n, err := notify.New(notify.Options{Settings: s.WithDefaults(), Logger: log, Claimer: notify.NewMemoryClaimer()})
+	// The store's claims make one replica of several send each notification.
+	n, err := notify.New(notify.Options{Settings: s.WithDefaults(), Logger: log, Claimer: claims})
 	if err != nil {
 		return nil, fmt.Errorf("%w: notify: %w", ErrCredential, err)
 	}

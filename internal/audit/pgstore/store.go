@@ -720,3 +720,16 @@ RETURNING next_at - $2::bigint * interval '1 microsecond', clock_timestamp()`, t
 	}
 	return audit.Slot{Start: start.UTC(), Now: now.UTC()}, nil
 }
+
+// Claim reports whether this caller is the first to claim key: the one
+// replica that sends a notification.
+func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, errors.New("claim: empty key")
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO claims (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, text(key))
+	if err != nil {
+		return false, fmt.Errorf("claim %q: %w", key, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

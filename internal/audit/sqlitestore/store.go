@@ -99,6 +99,13 @@ CREATE TABLE mutation_slots (
 	next_at BIGINT NOT NULL
 );
 `,
+	// 3: claims, so that one replica of several sends a notification.
+	3: `
+CREATE TABLE claims (
+	key        TEXT PRIMARY KEY,
+	claimed_at BIGINT NOT NULL
+);
+`,
 }
 
 // Option changes how Open opens a store.
@@ -711,4 +718,22 @@ func OpenDSN(ctx context.Context, dsn string, opts ...Option) (audit.Store, erro
 		return nil, errors.New("open store: sqlitestore opens sqlite:// DSNs only; open a PostgreSQL DSN with storeopen.Open")
 	}
 	return nil, fmt.Errorf("open store: unknown DSN scheme; use sqlite:///absolute/path.db or sqlite://./relative.db")
+}
+
+// Claim reports whether this caller is the first to claim key: the one
+// replica that sends a notification.
+func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, errors.New("claim: empty key")
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO claims (key, claimed_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+		key, nanos(s.Now()))
+	if err != nil {
+		return false, fmt.Errorf("claim %q: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim %q: %w", key, err)
+	}
+	return n == 1, nil
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 		{"FencedRecorderUsesTheContextsLease", testFencedRecorder},
 		{"MutationSlots", testMutationSlots},
 		{"MutationSlotsConcurrent", testMutationSlotsConcurrent},
+		{"ClaimsOnceAmongConcurrentClaimers", testClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -908,5 +910,40 @@ func testMutationSlotsConcurrent(t *testing.T, s audit.Store) {
 		if span := slots[15].Sub(slots[0]); span > 15*interval+10*time.Second {
 			t.Errorf("16 slots span %v, want about %v", span, 15*interval)
 		}
+	}
+}
+
+// testClaims: of many concurrent claimers of a key, exactly one wins, and
+// it stays won; another key is claimed apart.
+func testClaims(t *testing.T, s audit.Store) {
+	c := ctx(t)
+	var (
+		wg  sync.WaitGroup
+		won atomic.Int32
+	)
+	for range 16 {
+		wg.Go(func() {
+			ok, err := s.Claim(c, "notify rotation-failing repo:octo/app")
+			if err != nil {
+				t.Errorf("claim: %v", err)
+				return
+			}
+			if ok {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := won.Load(); n != 1 {
+		t.Errorf("%d claimers won, want exactly 1", n)
+	}
+	if ok, err := s.Claim(c, "notify rotation-failing repo:octo/app"); err != nil || ok {
+		t.Errorf("a later claim = %v, %v; want lost", ok, err)
+	}
+	if ok, err := s.Claim(c, "notify recovered repo:octo/app"); err != nil || !ok {
+		t.Errorf("another key = %v, %v; want won", ok, err)
+	}
+	if _, err := s.Claim(c, ""); err == nil {
+		t.Error("an empty key was accepted")
 	}
 }
