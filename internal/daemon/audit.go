@@ -53,12 +53,12 @@ func (d *Daemon) AuditInput(ctx context.Context, req AuditRequest) (audit.Input,
 		in.ToolNamePrefixes = audit.DefaultToolNamePrefixes
 	}
 
-	me, err := d.grooC.Me(ctx, d.cred)
+	me, err := d.grooC.Me(ctx, d.cred())
 	if err != nil {
 		return audit.Input{}, fmt.Errorf("audit: read the bot's Groo identity: %w", err)
 	}
 	in.Caller = me.ID
-	if in.Tokens, err = d.grooC.List(ctx, d.cred); err != nil {
+	if in.Tokens, err = d.grooC.List(ctx, d.cred()); err != nil {
 		return audit.Input{}, fmt.Errorf("audit: list the bot's Groo tokens: %w", err)
 	}
 
@@ -160,7 +160,7 @@ func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 // revoke is none of those. What the store does keep is updated: a pending
 // revoke of a pruned token is done, so the sweep does not retry it.
 func (d *Daemon) Prune(ctx context.Context, plan []audit.PruneAction) ([]string, error) {
-	revoked, err := prune.Apply(ctx, d.grooC, d.cred, plan)
+	revoked, err := prune.Apply(ctx, d.grooC, d.cred(), plan)
 	byID := map[string]audit.PruneAction{}
 	for _, a := range plan {
 		byID[a.TokenID] = a

@@ -33,14 +33,14 @@ func (e *CredentialInUseCaseError) Unwrap() error { return ErrCredentialInUseCas
 // listed token without a last four is merely never revoked (the retire
 // rule's Keep). It returns the credential's token when identified.
 func (d *Daemon) CheckCredential(ctx context.Context) (groo.TokenInfo, bool, error) {
-	tokens, err := d.grooC.List(ctx, d.cred)
+	tokens, err := d.grooC.List(ctx, d.cred())
 	if err != nil {
 		return groo.TokenInfo{}, false, fmt.Errorf("identify the Groo credential among its tokens: %w", err)
 	}
 	var self groo.TokenInfo
 	found := false
 	for _, t := range tokens {
-		if t.Revoked || t.LastFour == "" || t.TokenPrefix != d.cred.TokenPrefix() || t.LastFour != d.cred.LastFour() {
+		if t.Revoked || t.LastFour == "" || t.TokenPrefix != d.cred().TokenPrefix() || t.LastFour != d.cred().LastFour() {
 			continue
 		}
 		self, found = t, true
@@ -58,7 +58,7 @@ func (d *Daemon) CheckCredential(ctx context.Context) (groo.TokenInfo, bool, err
 // to go on when the credential is a token of a configured use case. Groo
 // unreachable is not a reason to refuse: the rotations say so themselves.
 func (d *Daemon) checkCredentialAtStart(ctx context.Context) error {
-	user, err := d.grooC.Me(ctx, d.cred)
+	user, err := d.grooC.Me(ctx, d.cred())
 	if err != nil {
 		d.log.Warn("could not identify the Groo credential at start", "error", err.Error())
 		return nil

@@ -61,7 +61,7 @@ type Daemon struct {
 	ownStore bool
 	metrics  *Metrics
 	grooC    *groo.Client
-	cred     groo.Token
+	creds    *credSource // the bot's PAT; d.cred() reads it
 	credInfo credentialInfo
 	// statusToken, when set, guards the status page and history routes.
 	statusToken string
@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		byName: map[string]*target{},
 	}
 	var err error
-	if d.cred, err = grooCredential(cfg, opts.Getenv); err != nil {
+	if d.creds, err = newCredSource(cfg, opts.Getenv, func(msg string, args ...any) { d.log.Warn(msg, args...) }); err != nil {
 		return nil, err
 	}
 	if d.grooC, err = newGrooClient(cfg, d.metrics, opts.Transport, d.log); err != nil {
@@ -343,7 +343,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	res, err := d.engine.Rotate(audit.WithLease(rctx, held), rotation.Request{
 		Target:         t.cfg.Target,
 		UseCase:        t.cfg.UseCase,
-		Credential:     d.cred,
+		Credential:     d.cred(),
 		TTL:            t.cfg.TTL,
 		Grace:          t.cfg.Grace,
 		Actor:          d.actor,
@@ -464,7 +464,7 @@ func (h *heldLease) stop() audit.Lease {
 
 // isCredential reports whether a listed token may be the PAT the daemon
 // authenticates with, which it never revokes.
-func (d *Daemon) isCredential(t groo.TokenInfo) bool { return retire.Matches(t, d.cred) }
+func (d *Daemon) isCredential(t groo.TokenInfo) bool { return retire.Matches(t, d.cred()) }
 
 // RotateTargets rotates the given targets once, concurrently within the
 // configured bound. One failing target never blocks the others: the
@@ -513,7 +513,7 @@ func (d *Daemon) Sweep(ctx context.Context) error {
 	if len(due) > 0 {
 		// The bot never revokes the PAT it authenticates with, whatever the
 		// store holds (an entry from an older version, a bad merge).
-		tokens, err := d.grooC.List(ctx, d.cred)
+		tokens, err := d.grooC.List(ctx, d.cred())
 		if err != nil {
 			d.refreshPendingGauge(ctx)
 			return fmt.Errorf("sweep: list tokens to tell the credential apart: %w", err)
@@ -537,7 +537,7 @@ func (d *Daemon) Sweep(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := d.grooC.Revoke(ctx, d.cred, p.TokenID); err != nil {
+		if err := d.grooC.Revoke(ctx, d.cred(), p.TokenID); err != nil {
 			d.metrics.RevokeFailures.Inc()
 			next := d.now().Add(revokeBackoff(d.cfg.Daemon.SweepInterval, p.Attempts+1))
 			log.Warn("pending revoke failed; retrying later", "attempts", p.Attempts+1, "next_try", next, "error", err.Error())
@@ -579,7 +579,7 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 	now := d.now()
 	newest := map[string]time.Time{} // use case -> latest expiry of a live token
 	known := map[string]bool{}
-	tokens, err := d.grooC.List(ctx, d.cred)
+	tokens, err := d.grooC.List(ctx, d.cred())
 	if err == nil {
 		for _, t := range tokens {
 			if t.Revoked || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
@@ -882,7 +882,7 @@ func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan,
 			d.sem <- struct{}{}
 			defer func() { <-d.sem }()
 			plans[i], errs[i] = d.engine.Plan(ctx, rotation.Request{
-				Target: tc.Target, UseCase: tc.UseCase, Credential: d.cred, TTL: tc.TTL, Grace: tc.Grace, Actor: d.actor, Tool: Tool,
+				Target: tc.Target, UseCase: tc.UseCase, Credential: d.cred(), TTL: tc.TTL, Grace: tc.Grace, Actor: d.actor, Tool: Tool,
 				KeepCredential: true,
 			})
 		})
@@ -890,3 +890,6 @@ func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan,
 	wg.Wait()
 	return plans, errors.Join(errs...)
 }
+
+// cred is the bot's Groo PAT in use (token-file re-read when it changed).
+func (d *Daemon) cred() groo.Token { return d.creds.current() }
