@@ -452,7 +452,7 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 			matched = true
 			f.Latency += fs.Latency
 			if f.Status == 0 && fs.Status != 0 {
-				f.Status, f.RetryAfter = fs.Status, fs.RetryAfter
+				f.Status, f.RetryAfter, f.Message = fs.Status, fs.RetryAfter, fs.Message
 			}
 			f.Drop = f.Drop || fs.Drop
 			if fs.Mangle != "" {

@@ -293,6 +293,8 @@ func (e *Emulator) serveGitHub(w http.ResponseWriter, r *http.Request, path, pre
 
 func ghFault(w http.ResponseWriter, f Fault) {
 	switch {
+	case f.Message != "":
+		ghError(w, f.Status, f.Message, "")
 	case f.Status == http.StatusTooManyRequests || (f.Status == http.StatusForbidden && f.RetryAfter > 0):
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		ghError(w, f.Status, secondaryMessage, secondaryDocs)

@@ -180,6 +180,9 @@ func (e *Emulator) grooFault(w http.ResponseWriter, f Fault) {
 	case f.Status >= 500:
 		code = "internal_error"
 	}
+	if f.Message != "" {
+		msg = f.Message
+	}
 	grooError(w, f.Status, code, msg)
 }
 

@@ -188,6 +188,9 @@ type Fault struct {
 	// routes ignore it): one of the Mangle* values, or several joined by
 	// commas. The request acts as usual.
 	Mangle string `json:"mangle,omitempty"`
+	// Message replaces the error message of a Status answer: a server's own
+	// text, hostile on purpose in tests (markup, control characters).
+	Message string `json:"message,omitempty"`
 }
 
 // Mangle values for Fault.Mangle.
@@ -220,6 +223,7 @@ type faultJSON struct {
 	Count      int             `json:"count,omitempty"`
 	Skip       int             `json:"skip,omitempty"`
 	Mangle     string          `json:"mangle,omitempty"`
+	Message    string          `json:"message,omitempty"`
 }
 
 // UnmarshalJSON reads latency as a Go duration string ("20ms") or a number
@@ -234,14 +238,14 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("fault latency: %w", err)
 	}
 	*f = Fault{Route: j.Route, Scope: j.Scope, Status: j.Status, RetryAfter: j.RetryAfter, Latency: lat, Drop: j.Drop, Count: j.Count,
-		Skip: j.Skip, Mangle: j.Mangle}
+		Skip: j.Skip, Mangle: j.Mangle, Message: j.Message}
 	return nil
 }
 
 // MarshalJSON writes latency as a Go duration string.
 func (f Fault) MarshalJSON() ([]byte, error) {
 	j := faultJSON{Route: f.Route, Scope: f.Scope, Status: f.Status, RetryAfter: f.RetryAfter, Drop: f.Drop, Count: f.Count,
-		Skip: f.Skip, Mangle: f.Mangle}
+		Skip: f.Skip, Mangle: f.Mangle, Message: f.Message}
 	if f.Latency != 0 {
 		j.Latency, _ = json.Marshal(f.Latency.String())
 	}

@@ -2,19 +2,17 @@ package statuspage_test
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/groo/pat-action/internal/statuspage"
+	"github.com/groo/pat-action/internal/testkit"
 )
 
 // A real headless Chromium loads the page: what a person sees, with the
@@ -22,38 +20,11 @@ import (
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "also write the page's screenshot to docs/status-page.png (the README's)")
 
-// chromium finds the browser; without it the test fails (never skips) with
-// what to install.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium is not installed: the status page's browser tests need it; " +
-		"install it with `apt-get install -y chromium` (Debian's package; .ci/run installs it)")
-	return ""
-}
+func chromium(t *testing.T) string { return testkit.Chromium(t) }
 
-// runChromium runs one headless Chromium command on url and returns its
-// standard output.
 func runChromium(t *testing.T, bin, url string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
-		"--user-data-dir=" + t.TempDir(),
-	}
-	cmd := exec.CommandContext(ctx, bin, append(append(base, args...), url)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
+	return testkit.RunChromium(t, bin, url, args...)
 }
 
 func TestBrowser(t *testing.T) {
