@@ -38,6 +38,7 @@ race: test-deps
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/groo/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateSecretName$$' -fuzztime $(FUZZTIME) ./internal/ghsecret/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/duration/
 
 e2e: e2e-gh e2e-act e2e-rotator
 
