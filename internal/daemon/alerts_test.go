@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,6 +92,8 @@ func loadRules(t *testing.T) []rule {
 //     "expiring soon" and "no recent success" fire for r0 (from the store,
 //     not from the newest live token);
 //   - r1 has no token: rotated at start, healthy, no alert;
+//   - r2's secret holds, per the store, a token that never expires, written
+//     an hour ago: its expiry is +Inf and no alert names it;
 //   - r3's token expires in 30 minutes: rotated at start with a grace of 2h,
 //     so its old token stays pending and "revokes pending" fires;
 //   - r9's repository does not exist: its rotation fails, "rotations
@@ -106,6 +109,7 @@ func TestAlertRulesFireOnTheDaemonsMetrics(t *testing.T) {
 	const (
 		ucR0 = "GitHub Actions - octo/r0 GROO_PAT"
 		ucR1 = "GitHub Actions - octo/r1 GROO_PAT"
+		ucR2 = "GitHub Actions - octo/r2 GROO_PAT"
 		ucR3 = "GitHub Actions - octo/r3 GROO_PAT"
 		ucR9 = "GitHub Actions - octo/r9 GROO_PAT"
 	)
@@ -120,6 +124,7 @@ func TestAlertRulesFireOnTheDaemonsMetrics(t *testing.T) {
 		{Name: "pat-rotator bot (expiring)", Secret: bot, CreatedAt: &hourAgo, ExpiresAt: &in3d},
 		{ID: "tok_r0held", Name: ucR0, Secret: randomPAT(), CreatedAt: &threeDaysAgo, ExpiresAt: &in12h},
 		{ID: "tok_r0newer", Name: ucR0, Secret: randomPAT(), CreatedAt: &hourAgo, ExpiresAt: &in30d},
+		{ID: "tok_r2held", Name: ucR2, Secret: randomPAT(), CreatedAt: &hourAgo},
 		{ID: "tok_r3old", Name: ucR3, Secret: randomPAT(), CreatedAt: &hourAgo, ExpiresAt: &in30m},
 	}
 	for _, s := range seed {
@@ -128,17 +133,22 @@ func TestAlertRulesFireOnTheDaemonsMetrics(t *testing.T) {
 	if err := f.emu.Seed(emulator.Seed{Groo: emulator.GrooSeed{Tokens: seed}}); err != nil {
 		t.Fatal(err)
 	}
-	// The store of an earlier run: r0's secret holds tok_r0held.
+	// The store of an earlier run: r0's secret holds tok_r0held, r2's tok_r2held.
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(f.dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Record(context.Background(), audit.Event{
-		ID: "att_earlier", Time: threeDaysAgo, Outcome: audit.OutcomeSucceeded, UseCase: ucR0, Target: "repo:octo/r0",
-		Actor: "pat-rotator@earlier", Tool: Tool, NewTokenID: "tok_r0held", NewTokenPrefix: "groo_pat_ab", NewTokenLast4: "0000",
-		NewExpiresAt: &in12h, WrittenAt: &threeDaysAgo,
-	}); err != nil {
-		t.Fatal(err)
+	for _, e := range []audit.Event{
+		{ID: "att_earlier0", Time: threeDaysAgo, Outcome: audit.OutcomeSucceeded, UseCase: ucR0, Target: "repo:octo/r0",
+			Actor: "pat-rotator@earlier", Tool: Tool, NewTokenID: "tok_r0held", NewTokenPrefix: "groo_pat_ab", NewTokenLast4: "0000",
+			NewExpiresAt: &in12h, WrittenAt: &threeDaysAgo},
+		{ID: "att_earlier2", Time: hourAgo, Outcome: audit.OutcomeSucceeded, UseCase: ucR2, Target: "repo:octo/r2",
+			Actor: "pat-rotator@earlier", Tool: Tool, NewTokenID: "tok_r2held", NewTokenPrefix: "groo_pat_cd", NewTokenLast4: "2222",
+			WrittenAt: &hourAgo},
+	} {
+		if err := st.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -148,6 +158,7 @@ daemon: {retry-min: 2h, retry-max: 2h}
 targets:
   - repository: octo/r0
   - repository: octo/r1
+  - repository: octo/r2
   - {repository: octo/r3, revoke-grace: 2h}
   - repository: octo/r9
 `)
@@ -160,7 +171,7 @@ targets:
 	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	baseline := scrape(t, srv.URL+"/metrics")
-	for _, uc := range []string{ucR0, ucR1, ucR3, ucR9} {
+	for _, uc := range []string{ucR0, ucR1, ucR2, ucR3, ucR9} {
 		// At zero before any rotation, so that increase() sees the first failure.
 		s := fmt.Sprintf(`pat_rotator_rotations_total{outcome="failed",use_case=%q}`, uc)
 		if v := baseline.value(t, s); v != 0 {
@@ -196,8 +207,16 @@ targets:
 	if v := current.value(t, fmt.Sprintf(`pat_rotator_last_success_timestamp_seconds{use_case=%q}`, ucR0)); v != float64(threeDaysAgo.Unix()) {
 		t.Errorf("r0 last success = %v, want %d (the store's)", v, threeDaysAgo.Unix())
 	}
-	if !strings.Contains(current.raw, "\npat_rotator_build_info{") {
-		t.Error("no pat_rotator_build_info in /metrics")
+	if v := current.value(t, fmt.Sprintf(`pat_rotator_token_expiry_timestamp_seconds{use_case=%q}`, ucR2)); !math.IsInf(v, 1) {
+		t.Errorf("r2 expiry = %v, want +Inf (its token never expires)", v)
+	}
+	if v := current.value(t, fmt.Sprintf(`pat_rotator_last_success_timestamp_seconds{use_case=%q}`, ucR2)); v != float64(hourAgo.Unix()) {
+		t.Errorf("r2 last success = %v, want %d (the store's)", v, hourAgo.Unix())
+	}
+	build, err := current.series("pat_rotator_build_info")
+	if err != nil || len(build) != 1 || build[0].v != 1 || build[0].labels["goversion"] != runtime.Version() ||
+		build[0].labels["version"] == "" || build[0].labels["revision"] == "" {
+		t.Errorf("pat_rotator_build_info = %v (%v), want one series at 1 with version, revision and goversion %s", build, err, runtime.Version())
 	}
 	for key := range current.values {
 		if !strings.HasPrefix(key, "pat_rotator_") && !strings.HasPrefix(key, "go_") && !strings.HasPrefix(key, "process_") &&
