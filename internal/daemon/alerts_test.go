@@ -272,6 +272,21 @@ targets:
 			t.Errorf("%s lacks the alert %s", alertsFile, name)
 		}
 	}
+	// The README's table of alerts is the file's.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		forCell := r.For
+		if forCell == "" {
+			forCell = "none"
+		}
+		row := fmt.Sprintf("| `%s` | `%s` | %s |", r.Alert, r.Expr, forCell)
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the row %s (Observability, alerts)", row)
+		}
+	}
 }
 
 // TestPromQLSubset: the evaluator refuses what it does not implement, and
