@@ -658,6 +658,10 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 // the rotations in flight finished (bounded by the shutdown timeout) and
 // released their leases.
 func (d *Daemon) Run(ctx context.Context) error {
+	// Before the first scrape and any request: the gauges an alert reads
+	// start from the store, not from nothing, so that they fire after a
+	// restart.
+	d.loadGauges(ctx)
 	var srv *http.Server
 	ln := d.ln
 	if ln == nil && d.cfg.Listen != "" {
@@ -679,9 +683,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
-	// Before any request: the gauges an alert reads start from the store,
-	// not from zero or from nothing, so that they fire after a restart.
-	d.loadGauges(ctx)
 	if err := d.checkCredentialAtStart(ctx); err != nil {
 		return err
 	}
