@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		opts.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(3))
 	}
 	d := &Daemon{
-		cfg: cfg, log: opts.Logger, metrics: NewMetrics(), holder: opts.Holder,
+		cfg: cfg, log: opts.Logger, metrics: NewMetrics(useCases(cfg)...), holder: opts.Holder,
 		actor: Tool + "@" + host, now: opts.Now, onResult: opts.OnResult, ln: opts.Listener,
 		limits: defaultServerLimits,
 		sem:    make(chan struct{}, max(cfg.Daemon.Concurrency, 1)),
@@ -271,7 +271,7 @@ func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
 	if !t.running.CompareAndSwap(false, true) {
 		tr := TargetResult{Target: t.cfg, Skipped: true,
 			Err: fmt.Errorf("%s: %w: a rotation of it is already running in this process", t.cfg.Name, ErrSkipped)}
-		d.metrics.Rotations.WithLabelValues("skipped").Inc()
+		d.metrics.rotation("skipped", t.cfg.UseCase)
 		d.report(tr)
 		return tr
 	}
@@ -318,12 +318,12 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 		if errors.As(err, &held) {
 			tr.Skipped = true
 			tr.Err = fmt.Errorf("%s: %w: %w", t.cfg.Name, ErrSkipped, err)
-			d.metrics.Rotations.WithLabelValues("skipped").Inc()
+			d.metrics.rotation("skipped", t.cfg.UseCase)
 			t.log.Info("rotation skipped: lease held", "holder", held.Holder, "lease_expires", held.Expires)
 			return tr
 		}
 		tr.Err = fmt.Errorf("%s: %w", t.cfg.Name, err)
-		d.metrics.Rotations.WithLabelValues("failed").Inc()
+		d.metrics.rotation("failed", t.cfg.UseCase)
 		t.log.Error("rotation not started: store", "error", err.Error())
 		return tr
 	}
@@ -355,10 +355,10 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	tr.Result = res
 	if err != nil {
 		tr.Err = err
-		d.metrics.Rotations.WithLabelValues("failed").Inc()
+		d.metrics.rotation("failed", t.cfg.UseCase)
 		t.log.Error("rotation failed", "error", err.Error())
 	} else {
-		d.metrics.Rotations.WithLabelValues("succeeded").Inc()
+		d.metrics.rotation("succeeded", t.cfg.UseCase)
 		d.metrics.observeSuccess(t.cfg.UseCase, res.New.ExpiresAt, res.Written)
 	}
 	if res != nil && len(res.Pending) > 0 {
@@ -565,6 +565,36 @@ func revokeBackoff(interval time.Duration, attempts int) time.Duration {
 	return min(d, time.Hour)
 }
 
+// loadGauges sets, for each target, the expiry of the token its secret
+// holds and its last success from the store's Current (not from Groo's
+// newest live token, which the secret may not hold). A use case the store
+// knows nothing of has neither series until it rotates.
+func (d *Daemon) loadGauges(ctx context.Context) {
+	for _, t := range d.targets {
+		cur, found, err := d.store.Current(ctx, t.cfg.UseCase)
+		if err != nil {
+			t.log.Warn("could not read the current token from the store; its gauges wait for a rotation", "error", err.Error())
+			continue
+		}
+		if !found || cur.TokenID == "" {
+			continue
+		}
+		d.metrics.observeHeld(t.cfg.UseCase, cur.ExpiresAt)
+		if cur.WrittenAt != nil {
+			d.metrics.LastSuccess.WithLabelValues(t.cfg.UseCase).Set(float64(cur.WrittenAt.Unix()))
+		}
+	}
+}
+
+// useCases are the configuration's use cases, in target order.
+func useCases(cfg *config.Config) []string {
+	var out []string
+	for _, tc := range cfg.Targets {
+		out = append(out, tc.UseCase)
+	}
+	return out
+}
+
 func (d *Daemon) refreshPendingGauge(ctx context.Context) {
 	all, err := d.store.PendingRevokes(context.WithoutCancel(ctx))
 	if err == nil {
@@ -607,9 +637,6 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 				exp = *cur.ExpiresAt
 			}
 		}
-		if ok {
-			d.metrics.TokenExpiry.WithLabelValues(t.cfg.UseCase).Set(float64(exp.Unix()))
-		}
 		next := t.cfg.Schedule.Next(now)
 		// The next run may start up to jitter late and takes up to a write
 		// window; the token must outlive that.
@@ -631,6 +658,10 @@ func (d *Daemon) dueAtStart(ctx context.Context) []*target {
 // the rotations in flight finished (bounded by the shutdown timeout) and
 // released their leases.
 func (d *Daemon) Run(ctx context.Context) error {
+	// Before the first scrape and any request: the gauges an alert reads
+	// start from the store, not from nothing, so that they fire after a
+	// restart.
+	d.loadGauges(ctx)
 	var srv *http.Server
 	ln := d.ln
 	if ln == nil && d.cfg.Listen != "" {

@@ -245,36 +245,40 @@ targets:
 	for _, n := range succeeded {
 		total += n
 	}
-	if got := metrics.value(t, `rotations_total{outcome="succeeded"}`); got < float64(len(cfg.Targets)*cycles) {
-		t.Errorf(`rotations_total{outcome="succeeded"} = %v, want >= %d`, got, len(cfg.Targets)*cycles)
+	for _, uc := range useCases {
+		ok := fmt.Sprintf(`pat_rotator_rotations_total{outcome="succeeded",use_case=%q}`, uc)
+		if got := metrics.value(t, ok); got < cycles {
+			t.Errorf(`%s = %v, want >= %d`, ok, got, cycles)
+		}
+		failed := fmt.Sprintf(`pat_rotator_rotations_total{outcome="failed",use_case=%q}`, uc)
+		if got := metrics.value(t, failed); got != 0 {
+			t.Errorf(`%s = %v, want 0`, failed, got)
+		}
 	}
-	if got := metrics.value(t, `rotations_total{outcome="failed"}`); got != 0 {
-		t.Errorf(`rotations_total{outcome="failed"} = %v, want 0`, got)
+	if got := metrics.value(t, `pat_rotator_rotation_duration_seconds_count`); got < float64(len(cfg.Targets)*cycles) {
+		t.Errorf("pat_rotator_rotation_duration_seconds_count = %v", got)
 	}
-	if got := metrics.value(t, `rotation_duration_seconds_count`); got < float64(len(cfg.Targets)*cycles) {
-		t.Errorf("rotation_duration_seconds_count = %v", got)
-	}
-	if got := metrics.value(t, `pending_revokes`); got != 0 {
-		t.Errorf("pending_revokes = %v, want 0 (grace 0)", got)
+	if got := metrics.value(t, `pat_rotator_pending_revokes`); got != 0 {
+		t.Errorf("pat_rotator_pending_revokes = %v, want 0 (grace 0)", got)
 	}
 	now := float64(time.Now().Unix())
 	for _, uc := range useCases {
-		exp := metrics.value(t, fmt.Sprintf(`token_expiry_timestamp_seconds{use_case=%q}`, uc))
+		exp := metrics.value(t, fmt.Sprintf(`pat_rotator_token_expiry_timestamp_seconds{use_case=%q}`, uc))
 		if exp < now+3500 || exp > now+3700 {
 			t.Errorf("token expiry of %q = %v, want about now + 1h", uc, exp)
 		}
-		last := metrics.value(t, fmt.Sprintf(`last_success_timestamp_seconds{use_case=%q}`, uc))
+		last := metrics.value(t, fmt.Sprintf(`pat_rotator_last_success_timestamp_seconds{use_case=%q}`, uc))
 		if last < now-60 || last > now+1 {
 			t.Errorf("last success of %q = %v, want about now", uc, last)
 		}
 	}
-	for _, s := range []string{`api_requests_total{api="groo",code="201"}`, `api_requests_total{api="groo",code="200"}`,
-		`api_requests_total{api="github",code="201"}`, `api_requests_total{api="github",code="204"}`, `api_requests_total{api="github",code="200"}`} {
+	for _, s := range []string{`pat_rotator_api_requests_total{api="groo",code="201"}`, `pat_rotator_api_requests_total{api="groo",code="200"}`,
+		`pat_rotator_api_requests_total{api="github",code="201"}`, `pat_rotator_api_requests_total{api="github",code="204"}`, `pat_rotator_api_requests_total{api="github",code="200"}`} {
 		if metrics.value(t, s) < 1 {
 			t.Errorf("%s = %v, want >= 1", s, metrics.value(t, s))
 		}
 	}
-	if got := metrics.value(t, `api_requests_total{api="groo",code="201"}`); got < float64(attemptsBeforeScrape) {
+	if got := metrics.value(t, `pat_rotator_api_requests_total{api="groo",code="201"}`); got < float64(attemptsBeforeScrape) {
 		t.Errorf("groo mints counted %v, want >= %d attempts", got, attemptsBeforeScrape)
 	}
 
@@ -418,11 +422,11 @@ targets:
 	if len(pending) != 1 || pending[0].TokenID != oldID || pending[0].Attempts != 2 || !strings.Contains(pending[0].LastError, "500") {
 		t.Fatalf("pending after failures = %+v", pending)
 	}
-	if got := testValue(t, d, "revoke_failures_total"); got != 2 {
-		t.Errorf("revoke_failures_total = %v, want 2", got)
+	if got := testValue(t, d, "pat_rotator_revoke_failures_total"); got != 2 {
+		t.Errorf("pat_rotator_revoke_failures_total = %v, want 2", got)
 	}
-	if got := testValue(t, d, "pending_revokes"); got != 1 {
-		t.Errorf("pending_revokes = %v, want 1", got)
+	if got := testValue(t, d, "pat_rotator_pending_revokes"); got != 1 {
+		t.Errorf("pat_rotator_pending_revokes = %v, want 1", got)
 	}
 	// Groo back: the next due sweep revokes it and forgets it.
 	f.emu.SetFaults(nil)

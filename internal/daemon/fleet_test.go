@@ -183,7 +183,7 @@ func TestFleetOf200WithSecondaryLimits(t *testing.T) {
 		t.Errorf("%d PUTs for %d targets", got, fleetTargets)
 	}
 	// Breaches the clients waited out are allowed, but reported.
-	limited := testValue(t, r.d, `rate_limited_responses_total{api="github"}`)
+	limited := testValue(t, r.d, `pat_rotator_rate_limited_responses_total{api="github"}`)
 	ratio, perSec, maxPerSec := r.envelope()
 	t.Logf("200 targets in %s: %.1f rotations/s of %.1f allowed (envelope %.2f); worst window %d PUTs, %d points; breaches %d (clients saw %v)",
 		r.elapsed.Round(time.Millisecond), perSec, maxPerSec, ratio, puts, points, r.breaches, limited)
