@@ -22,10 +22,10 @@ import (
 func TestReplicasSharePacing(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 6, nil)
-	f.emu.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 150 * time.Millisecond})
+	f.emu.SetRateLimits(emulator.RateLimits{MinMutatingInterval: 100 * time.Millisecond})
 	dsn := pgtest.NewDatabase(t)
 	src := fmt.Sprintf(`groo: {api-url: %q, token-env: TEST_GROO_PAT}
-github: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 250ms}
+github: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 400ms}
 store: %s
 listen: ""
 defaults: {ttl: 72h, revoke-grace: 0s}
