@@ -719,7 +719,7 @@ func TestRunAuditEndToEnd(t *testing.T) {
 		t.Fatalf("err = %v, want the step to fail\n%s", res.err, res.log)
 	}
 	if !strings.Contains(res.log, "\n::error::multiple-live-tokens: 2 live tokens bear the use case's name (tok_cur, tok_stray); "+
-		"the rule is one per use case; the secret holds tok_cur. Fix: Rotate the use case") {
+		"the rule is one per use case; the secret holds tok_cur. Fix: Run the Action with `mode: rotate`") {
 		t.Errorf("no error annotation for multiple-live-tokens:\n%s", res.log)
 	}
 	if !strings.Contains(res.log, "Groo PAT audit, generated 2026-11-27T03:00:00Z for Groo user usr_octo") {
