@@ -170,6 +170,7 @@ func TestCredentialRow(t *testing.T) {
 		{"revoked", []groo.TokenInfo{func() groo.TokenInfo { c := cred("bot", nil); c.Revoked = true; return c }()}, ref, false,
 			[]string{"credential-unidentified:"}},
 		{"a use case's token: its checks are the use case's", []groo.TokenInfo{cred(ucApp, exp(2*24*time.Hour))}, ref, true, nil},
+		{"named like the tool's tokens: a rotation renews it", []groo.TokenInfo{cred("GitHub Actions - octo/admin GROO_PAT", exp(2*24*time.Hour))}, ref, true, nil},
 		{"unknown credential: no row, no finding", []groo.TokenInfo{cred("bot", nil)}, CredentialRef{}, false, []string{"unmanaged-no-expiry:tok_bot"}},
 	}
 	for _, tt := range tests {

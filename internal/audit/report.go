@@ -310,7 +310,7 @@ func Build(in Input) Report {
 		r.Findings = append(r.Findings, unmanagedFindings(t, now, pol)...)
 	}
 	r.Summary.Unmanaged = len(r.Unmanaged)
-	r.Findings = append(r.Findings, credentialFindings(&r, in, configured, now)...)
+	r.Findings = append(r.Findings, credentialFindings(&r, in, configured, scheme, now)...)
 
 	if in.ActionFixes {
 		for i := range r.Findings {
@@ -360,9 +360,10 @@ func unmanagedFindings(t groo.TokenInfo, now time.Time, pol Policy) []Finding {
 
 // credentialFindings sets r.Credential to the listed token the caller
 // authenticates with, and judges its expiry. A credential that is a token
-// of a configured use case (the Action's groo-token rotating itself) is
-// left to that use case's expiry checks.
-func credentialFindings(r *Report, in Input, useCases map[string]bool, now time.Time) []Finding {
+// of a configured use case (the Action's groo-token rotating itself), or
+// one named by the tool's scheme (a rotation renews it), is left to its use
+// case's expiry checks.
+func credentialFindings(r *Report, in Input, useCases map[string]bool, scheme []string, now time.Time) []Finding {
 	if in.Credential.Prefix == "" || in.Credential.LastFour == "" {
 		return nil
 	}
@@ -379,7 +380,7 @@ func credentialFindings(r *Report, in Input, useCases map[string]bool, now time.
 	}
 	row := newTokenRow(*cred, false)
 	r.Credential = &row
-	if useCases[cred.Name] {
+	if useCases[cred.Name] || hasAnyPrefix(cred.Name, scheme) {
 		return nil
 	}
 	who := fmt.Sprintf("the credential, token %s (%s…%s),", cred.ID, cred.TokenPrefix, cred.LastFour)
