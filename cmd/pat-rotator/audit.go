@@ -16,6 +16,7 @@ import (
 type auditFlags struct {
 	format, since, failOn string
 	prune, yes            bool
+	includeUnmanaged      bool
 
 	sinceDur time.Duration
 }
@@ -26,6 +27,7 @@ func (o *auditFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.failOn, "fail-on", "", "`SEVERITY`, warning or error: exit 1 when a finding at least this bad exists (default: never)")
 	fs.BoolVar(&o.prune, "prune", false, "show which orphans and extra tokens are safe to revoke")
 	fs.BoolVar(&o.yes, "yes", false, "with --prune: revoke them")
+	fs.BoolVar(&o.includeUnmanaged, "include-unmanaged", false, "with --prune: plan the revoke of tokens the tool does not manage too (never the credential)")
 }
 
 // check refuses bad flag values before anything is read.
@@ -45,6 +47,9 @@ func (o *auditFlags) check(fs *flag.FlagSet) error {
 	o.sinceDur = d
 	if o.yes && !o.prune {
 		return &usageError{msg: "audit: --yes only confirms --prune; add --prune"}
+	}
+	if o.includeUnmanaged && !o.prune {
+		return &usageError{msg: "audit: --include-unmanaged only widens --prune; add --prune"}
 	}
 	formatSet := false
 	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
@@ -83,6 +88,7 @@ func runAudit(ctx context.Context, d *daemon.Daemon, targets []string, o auditFl
 		return findingsExit(r, o.failOn)
 	}
 
+	in.IncludeUnmanaged = o.includeUnmanaged
 	plan := d.PrunePlan(r, in)
 	if err := audit.RenderPrunePlan(stdout, plan); err != nil {
 		return &runError{err}
@@ -161,11 +167,14 @@ func (*auditCommand) Desc() string {
 }
 func (*auditCommand) Help() string {
 	return `usage: pat-rotator audit --config FILE [--target NAME]... [--format table|json|markdown]
-                         [--since 30d] [--fail-on warning|error] [--prune [--yes]]
+                         [--since 30d] [--fail-on warning|error]
+                         [--prune [--include-unmanaged] [--yes]]
 
-The audit report: the live tokens of each use case, the one in the secret, and
-every finding with its fix (docs/audit.md). --prune shows which orphans and extra
-tokens are safe to revoke; --prune --yes revokes them.
+The audit report: the live tokens of each use case, the one in the secret, the
+account's unmanaged tokens and the credential, and every finding with its fix
+(docs/audit.md). --prune shows which orphans and extra tokens are safe to
+revoke (unmanaged ones only with --include-unmanaged, never the credential);
+--prune --yes revokes them.
 Exit 1 when a finding is at least as bad as --fail-on (with --prune: the
 findings of the report made before it); 3 when the audit could not be made or a
 revoke failed.

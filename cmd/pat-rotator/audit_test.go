@@ -382,11 +382,14 @@ func TestAuditCommandExitCodes(t *testing.T) {
 		out  string // in stdout
 		msg  string // in the error or stderr
 	}{
-		{"no fail-on never fails", nil, 0, "8 errors, 7 warnings", ""},
-		{"fail-on error", []string{"--fail-on", "error"}, 1, "ERROR", "8 error(s), 7 warning(s)"},
+		{"no fail-on never fails", nil, 0, "8 errors, 10 warnings", ""},
+		{"fail-on error", []string{"--fail-on", "error"}, 1, "ERROR", "8 error(s), 10 warning(s)"},
 		{"fail-on warning", []string{"--fail-on", "warning"}, 1, "", "--fail-on warning"},
-		{"a clean target passes fail-on warning", []string{"--target", "repo:octo/web GROO_PAT", "--fail-on", "warning"}, 0,
-			"1 use case, 1 live token: 0 errors, 0 warnings, 0 infos", ""},
+		// The account's findings (its unmanaged token, the credential's
+		// lack of expiry) are warnings whatever the targets.
+		{"a clean target passes fail-on error", []string{"--target", "repo:octo/web GROO_PAT", "--fail-on", "error"}, 0,
+			"1 use case, 1 live token, 1 unmanaged token: 0 errors, 3 warnings, 0 infos", ""},
+		{"include-unmanaged without prune", []string{"--include-unmanaged"}, 2, "", "--include-unmanaged only widens --prune"},
 		{"a target by its use case", []string{"--target", ucDep, "--fail-on", "error"}, 1, "secret-missing", ""},
 		{"fail-on typo", []string{"--fail-on", "errors"}, 2, "", "invalid fail-on"},
 		{"unknown format", []string{"--format", "xml"}, 2, "", "use table, json or markdown"},
@@ -609,5 +612,77 @@ func TestAuditCommandPruneHonoursGrace(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, "Prune plan: 1 token to revoke") {
 		t.Errorf("want only the orphan revoked:\n%s", res.stdout)
+	}
+}
+
+// Right after a healthy rotation with the default revoke-grace (15m), the
+// replaced token is still live: the audit lists it as revoke-scheduled and
+// nothing else, so `audit --fail-on error` passes. The replaced token is a
+// bootstrap PAT made by hand, without expiry, as a first rotation finds it.
+func TestAuditAfterRotationWithGraceFailsOnNothing(t *testing.T) {
+	t.Parallel()
+	chk := ghconform.New(t, nil)
+	emu := emulator.New(emulator.WithRequestHook(chk.Check))
+	base, shutdown, err := emulator.Start("127.0.0.1:0", emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	})
+	created := time.Now().Add(-time.Hour)
+	botExp := time.Now().Add(60 * 24 * time.Hour)
+	if err := emu.Seed(emulator.Seed{
+		Groo: emulator.GrooSeed{Users: []emulator.SeedUser{{ID: "usr_bot", Email: "bot@example.com"}}, Tokens: []emulator.SeedToken{
+			{ID: "tok_bot_01", Name: "pat-rotator bot", Secret: patFor("tok_bot_01"), CreatedAt: &created, ExpiresAt: &botExp},
+			{ID: "tok_boot", Name: ucApp, Secret: patFor("tok_boot"), CreatedAt: &created},
+		}},
+		GitHub: emulator.GitHubSeed{Tokens: []string{auditGitHubToken}, Repositories: []string{"octo/app"},
+			Secrets: []emulator.SeedSecret{{Scope: "repo:octo/app", Name: "GROO_PAT", Value: patFor("tok_boot")}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`groo: {api-url: %q, token-env: BOT_PAT}
+github: {api-url: %q, token-env: GH_TOKEN, mutation-interval: 10ms}
+store: sqlite://%s
+listen: ""
+targets:
+  - repository: octo/app
+`, base, base, filepath.Join(dir, "state.db"))
+	path := filepath.Join(dir, "rotator.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"BOT_PAT": patFor("tok_bot_01"), "GH_TOKEN": auditGitHubToken}
+	run := func(args ...string) cmdResult {
+		var out, errb bytes.Buffer
+		c := cli{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err := c.run(ctx, args)
+		return cmdResult{stdout: out.String(), stderr: errb.String(), err: err, code: exitStatus(err)}
+	}
+
+	if res := run("rotate", "--config", path); res.code != 0 {
+		t.Fatalf("rotate: exit %d (%v)\n%s\n%s", res.code, res.err, res.stdout, res.stderr)
+	}
+	res := run("audit", "--config", path, "--fail-on", "error")
+	if res.code != 0 {
+		t.Errorf("audit --fail-on error right after a healthy rotation: exit %d (%v)\n%s", res.code, res.err, res.stdout)
+	}
+	if !strings.Contains(res.stdout, "INFO     revoke-scheduled  "+ucApp+"  [tok_boot]") ||
+		!strings.Contains(res.stdout, "replaced token tok_boot is in its revoke grace: revoke scheduled at ") {
+		t.Errorf("the replaced token is not revoke-scheduled:\n%s", res.stdout)
+	}
+	for _, code := range []string{"multiple-live-tokens", "no-expiry", "ERROR"} {
+		if strings.Contains(res.stdout, code) {
+			t.Errorf("the audit reports %s after a healthy rotation:\n%s", code, res.stdout)
+		}
+	}
+	if !strings.Contains(res.stdout, "CREDENTIAL") || !strings.Contains(res.stdout, "tok_bot_01") {
+		t.Errorf("no credential row:\n%s", res.stdout)
 	}
 }

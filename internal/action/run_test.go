@@ -719,7 +719,7 @@ func TestRunAuditEndToEnd(t *testing.T) {
 		t.Fatalf("err = %v, want the step to fail\n%s", res.err, res.log)
 	}
 	if !strings.Contains(res.log, "\n::error::multiple-live-tokens: 2 live tokens bear the use case's name (tok_cur, tok_stray); "+
-		"the rule is one per use case; the secret holds tok_cur. Fix: Rotate the use case") {
+		"the rule is one per use case; the secret holds tok_cur. Fix: Run the Action with `mode: rotate`") {
 		t.Errorf("no error annotation for multiple-live-tokens:\n%s", res.log)
 	}
 	if !strings.Contains(res.log, "Groo PAT audit, generated 2026-11-27T03:00:00Z for Groo user usr_octo") {
@@ -792,5 +792,41 @@ func TestRunWithoutRunnerDefaults(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "::notice::GITHUB_OUTPUT is not set") {
 		t.Errorf("no notice about the missing outputs file:\n%s", log)
+	}
+}
+
+// Right after a healthy rotation with a revoke-grace of 15m, the Action's
+// audit (no store) tells the replaced token in its grace by the retire rule:
+// revoke-scheduled, and the step passes. Once the grace is over, the token
+// counts again.
+func TestRunAuditAfterRotationWithGrace(t *testing.T) {
+	t.Parallel()
+	uc := "GitHub Actions - octo/app GROO_PAT"
+	// The bootstrap token was made by hand, without expiry.
+	w := newWorld(t, uc, "repo:octo/app", func(s *emulator.Seed) { s.Groo.Tokens[0].ExpiresAt = nil })
+	rot := runStep(t, step{inputs: w.inputs(map[string]string{inRevokeGrace: "15m"}), now: w.now})
+	if rot.err != nil || rot.outputs["pending-revoke-token-ids"] != "tok_old" {
+		t.Fatalf("rotation: %v %v\n%s", rot.err, rot.outputs, rot.log)
+	}
+	sec, _ := w.emu.State().Secret("repo:octo/app", "GROO_PAT")
+	audit := func() stepResult {
+		return runStep(t, step{inputs: w.inputs(map[string]string{inMode: "audit", inGrooToken: sec.Value, inRevokeGrace: "15m"}), now: w.now})
+	}
+
+	res := audit()
+	if res.err != nil {
+		t.Errorf("audit right after a healthy rotation failed: %v\n%s", res.err, res.log)
+	}
+	if strings.Contains(res.log, "::error::") || !strings.Contains(res.log, "revoke-scheduled") ||
+		!strings.Contains(res.log, "replaced token tok_old is in its revoke grace: revoke scheduled at ") {
+		t.Errorf("want tok_old revoke-scheduled and no error:\n%s", res.log)
+	}
+
+	w.shift.Add(int64(20 * time.Minute))
+	res = audit()
+	var failed *FailedError
+	if !errors.As(res.err, &failed) || !strings.Contains(res.log, "::error::multiple-live-tokens") ||
+		!strings.Contains(res.log, "::error::no-expiry: token tok_old never expires. Fix: Run the Action with `mode: rotate`") {
+		t.Errorf("after the grace: err %v, want multiple-live-tokens and no-expiry errors:\n%s", res.err, res.log)
 	}
 }

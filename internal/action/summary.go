@@ -96,12 +96,17 @@ func secretState(p *rotation.Plan) string {
 // auditInput is the audit of the Action's one target: the caller's Groo
 // tokens and, when a GitHub credential could read it, the secret's metadata
 // (nil: unreadable). The Action keeps no store, so there is no history, no
-// pending revoke and no schedule; and it knows no other target, so it does
-// not look for orphans.
+// pending revoke and no schedule (a replaced token's grace comes from the
+// revoke-grace input and the secret's updated_at, by the retire rule); and
+// it knows no other target, so it does not look for orphans. It does list
+// the account's unmanaged tokens and its credential (groo-token), with
+// fixes in the Action's terms.
 func auditInput(in *Inputs, caller string, tokens []groo.TokenInfo, secret *ghsecret.Metadata, now time.Time) audit.Input {
 	return audit.Input{
 		Now: now, Caller: caller, Tokens: tokens,
-		UseCases: []audit.UseCaseInput{{UseCase: in.UseCase, Target: in.Target.String(), Secret: secret}},
+		UseCases:    []audit.UseCaseInput{{UseCase: in.UseCase, Target: in.Target.String(), Secret: secret, Grace: in.Grace}},
+		Credential:  audit.CredentialRef{Prefix: in.GrooToken.TokenPrefix(), LastFour: in.GrooToken.LastFour()},
+		ActionFixes: true,
 	}
 }
 

@@ -23,8 +23,11 @@ type PruneAction struct {
 	TokenID  string `json:"token_id"`
 	Prefix   string `json:"prefix"`
 	LastFour string `json:"last_four"`
-	UseCase  string `json:"use_case"` // for an orphan, its token's name
+	UseCase  string `json:"use_case"` // for an orphan or an unmanaged token, its token's name
 	Orphan   bool   `json:"orphan"`
+	// Unmanaged marks a token the tool does not manage: revoked only with
+	// Input.IncludeUnmanaged, and never the credential.
+	Unmanaged bool `json:"unmanaged"`
 	// Reason says why the token is a candidate (an extra token of a use
 	// case, an orphan, the one in the secret).
 	Reason     string `json:"reason"`
@@ -44,7 +47,8 @@ type PruneAction struct {
 //
 // Orphans have no secret the tool knows of: one is revoked once no run can
 // still write it, judged on Groo's clock. The plan lists the token in each
-// secret too, as kept.
+// secret too, as kept. Unmanaged tokens come last: kept unless
+// in.IncludeUnmanaged, and the credential always (keep, or in.Credential).
 func PlanPrune(r Report, in Input, grace time.Duration, keep func(groo.TokenInfo) bool) []PruneAction {
 	now := in.Now.UTC()
 	if in.Now.IsZero() {
@@ -107,6 +111,17 @@ func PlanPrune(r Report, in Input, grace time.Duration, keep func(groo.TokenInfo
 			Reason: "orphan: no configured target uses its name"}
 		if d := retire.Orphan(byID[t.ID], in.Tokens, PruneClockMargin, keep); d.Verdict != retire.Revoke {
 			a.Skip, a.SkipReason = true, d.Why
+		}
+		out = append(out, a)
+	}
+	for _, t := range r.Unmanaged {
+		a := PruneAction{TokenID: t.ID, Prefix: t.Prefix, LastFour: t.LastFour, UseCase: t.Name, Unmanaged: true,
+			Reason: "unmanaged token (included with --include-unmanaged): it may be in any secret the tool does not know"}
+		switch {
+		case (keep != nil && keep(byID[t.ID])) || in.Credential.matches(byID[t.ID]):
+			a.Skip, a.SkipReason = true, "the credential this tool authenticates with is never revoked by it"
+		case !in.IncludeUnmanaged:
+			a.Skip, a.SkipReason = true, "unmanaged token: it may be in any secret the tool does not know; revoked only with --include-unmanaged"
 		}
 		out = append(out, a)
 	}

@@ -38,6 +38,9 @@ func withEmptySlices(r Report) Report {
 	if r.Orphans == nil {
 		r.Orphans = []TokenRow{}
 	}
+	if r.Unmanaged == nil {
+		r.Unmanaged = []TokenRow{}
+	}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -118,6 +121,26 @@ func RenderTable(w io.Writer, r Report) error {
 		}
 	}
 
+	if len(r.Unmanaged) > 0 {
+		fmt.Fprintf(ew, "\nUNMANAGED (the account's other tokens: the tool does not rotate them)\n")
+		fmt.Fprintln(tw, "NAME\tID\tPREFIX\tLAST4\tCREATED\tLAST USED\tEXPIRES")
+		for _, t := range r.Unmanaged {
+			fmt.Fprintf(tw, "%s\t%s\n", termSafe(t.Name), tokenCells(t, now))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("render audit table: %w", err)
+		}
+	}
+
+	if r.Credential != nil {
+		fmt.Fprintf(ew, "\nCREDENTIAL (the token the audit authenticates with)\n")
+		fmt.Fprintln(tw, "NAME\tID\tPREFIX\tLAST4\tCREATED\tLAST USED\tEXPIRES")
+		fmt.Fprintf(tw, "%s\t%s\n", termSafe(r.Credential.Name), tokenCells(*r.Credential, now))
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("render audit table: %w", err)
+		}
+	}
+
 	fmt.Fprintf(ew, "\nFINDINGS\n")
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(ew, "  none: every use case has exactly one live token, fresh and in its secret\n")
@@ -136,8 +159,8 @@ func RenderTable(w io.Writer, r Report) error {
 }
 
 func summaryLine(s Summary) string {
-	return fmt.Sprintf("%s, %s: %s, %s, %s", pluralize(s.UseCases, "use case"), pluralize(s.LiveTokens, "live token"),
-		pluralize(s.Errors, "error"), pluralize(s.Warnings, "warning"), pluralize(s.Infos, "info"))
+	return fmt.Sprintf("%s, %s, %s: %s, %s, %s", pluralize(s.UseCases, "use case"), pluralize(s.LiveTokens, "live token"),
+		pluralize(s.Unmanaged, "unmanaged token"), pluralize(s.Errors, "error"), pluralize(s.Warnings, "warning"), pluralize(s.Infos, "info"))
 }
 
 func pluralize(n int, word string) string {

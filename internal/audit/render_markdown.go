@@ -32,8 +32,8 @@ func RenderMarkdown(w io.Writer, r Report) error {
 	if s.Warnings > 0 {
 		counts[1] = "**" + counts[1] + "**"
 	}
-	fmt.Fprintf(&b, "%s · %s · %s · generated %s", strings.Join(counts, ", "), pluralize(s.UseCases, "use case"),
-		pluralize(s.LiveTokens, "live token"), fmtTime(now))
+	fmt.Fprintf(&b, "%s · %s · %s · %s · generated %s", strings.Join(counts, ", "), pluralize(s.UseCases, "use case"),
+		pluralize(s.LiveTokens, "live token"), pluralize(s.Unmanaged, "unmanaged token"), fmtTime(now))
 	if r.Caller != "" {
 		fmt.Fprintf(&b, " for Groo user %s", mdCode(r.Caller))
 	}
@@ -104,6 +104,22 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		for _, t := range r.Orphans {
 			fmt.Fprintf(&b, "| %s | %s |\n", mdCode(t.Name), mdTokenCells(t, now))
 		}
+		b.WriteString("\n")
+	}
+	if len(r.Unmanaged) > 0 {
+		b.WriteString("### Unmanaged tokens\n\nThe account's other live tokens: the tool does not rotate them.\n\n")
+		b.WriteString("| Name | Token | Prefix | Last four | Created | Last used | Expires |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, t := range r.Unmanaged {
+			fmt.Fprintf(&b, "| %s | %s |\n", mdCode(t.Name), mdTokenCells(t, now))
+		}
+		b.WriteString("\n")
+	}
+	if r.Credential != nil {
+		b.WriteString("### Credential\n\nThe token the audit authenticates with.\n\n")
+		b.WriteString("| Name | Token | Prefix | Last four | Created | Last used | Expires |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+		fmt.Fprintf(&b, "| %s | %s |\n", mdCode(r.Credential.Name), mdTokenCells(*r.Credential, now))
 		b.WriteString("\n")
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -4,17 +4,20 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/groo/pat-action/internal/duration"
 	"github.com/groo/pat-action/internal/ghsecret"
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 )
 
 // ReportVersion is Report.Version: bumped only when a field changes meaning
 // or disappears (adding one keeps it), see docs/audit.md.
-const ReportVersion = 1
+const ReportVersion = 2
 
 // Defaults of Policy's zero fields.
 const (
@@ -33,6 +36,9 @@ const (
 	// into a failing one.
 	RevokeFailingAttempts = 3
 	RevokeFailingLate     = time.Hour
+	// CredentialExpirySoon turns the credential's expiry into
+	// credential-expires-soon.
+	CredentialExpirySoon = 7 * 24 * time.Hour
 )
 
 // DefaultToolNamePrefixes are the name schemes of the use cases the tool
@@ -71,6 +77,31 @@ type Input struct {
 	// (usually DefaultToolNamePrefixes). Empty: no orphan detection, which
 	// is what an audit of a single target wants.
 	ToolNamePrefixes []string
+	// KnownNames are use cases configured but not audited (a --target
+	// subset): their tokens are neither orphans nor unmanaged.
+	KnownNames []string
+	// Credential identifies the token the caller authenticates with (its
+	// prefix and last four, never its value); zero when unknown.
+	Credential CredentialRef
+	// IncludeUnmanaged lets PlanPrune revoke unmanaged tokens
+	// (--include-unmanaged); without it they are listed as kept.
+	IncludeUnmanaged bool
+	// ActionFixes words every fix for a user of the Action (its inputs,
+	// Groo's UI) instead of pat-rotator's commands.
+	ActionFixes bool
+}
+
+// CredentialRef identifies a token as retire.Matches does: its prefix and
+// last four (groo.Token's TokenPrefix and LastFour).
+type CredentialRef struct {
+	Prefix   string
+	LastFour string
+}
+
+// matches reports whether listed token t is definitely the credential: the
+// same prefix and last four (as daemon.CheckCredential).
+func (c CredentialRef) matches(t groo.TokenInfo) bool {
+	return c.Prefix != "" && c.LastFour != "" && t.TokenPrefix == c.Prefix && t.LastFour == c.LastFour
 }
 
 // UseCaseInput is one configured target and what is known about it.
@@ -96,6 +127,10 @@ type UseCaseInput struct {
 	Interval time.Duration
 	// PendingRevokes are the store's pending revokes of this use case.
 	PendingRevokes []PendingRevoke
+	// Grace is the target's revoke-grace. With the secret's updated_at and
+	// the token it holds, the retire rule (retire.Rotation) tells a
+	// replaced token still in its grace without a store.
+	Grace time.Duration
 }
 
 // Policy tunes the findings. Zero fields take the defaults; a negative
@@ -132,8 +167,14 @@ type Report struct {
 	Summary      Summary         `json:"summary"`
 	UseCases     []UseCaseReport `json:"use_cases"`
 	Orphans      []TokenRow      `json:"orphans"`
-	// Findings is every finding of the report, the use cases' and the
-	// orphans', worst first.
+	// Unmanaged are the caller's live tokens that are neither a configured
+	// use case's nor named by the tool's scheme (nor the credential).
+	Unmanaged []TokenRow `json:"unmanaged"`
+	// Credential is the token the caller authenticates with, when
+	// identified among the list.
+	Credential *TokenRow `json:"credential"`
+	// Findings is every finding of the report, the use cases', the
+	// orphans', the unmanaged tokens' and the credential's, worst first.
 	Findings []Finding `json:"findings"`
 }
 
@@ -141,6 +182,7 @@ type Report struct {
 type Summary struct {
 	UseCases   int `json:"use_cases"`
 	LiveTokens int `json:"live_tokens"` // of the use cases, plus orphans
+	Unmanaged  int `json:"unmanaged_tokens"`
 	Errors     int `json:"errors"`
 	Warnings   int `json:"warnings"`
 	Infos      int `json:"infos"`
@@ -218,7 +260,7 @@ func Build(in Input) Report {
 	now := in.Now.UTC()
 	pol := in.Policy.withDefaults()
 	r := Report{Version: ReportVersion, GeneratedAt: now, Caller: in.Caller,
-		UseCases: []UseCaseReport{}, Orphans: []TokenRow{}, Findings: []Finding{}}
+		UseCases: []UseCaseReport{}, Orphans: []TokenRow{}, Unmanaged: []TokenRow{}, Findings: []Finding{}}
 	if !pol.Since.IsZero() {
 		r.HistorySince = utcTimePtr(&pol.Since)
 	}
@@ -250,6 +292,37 @@ func Build(in Input) Report {
 	r.Summary.LiveTokens += len(r.Orphans)
 	r.Summary.UseCases = len(r.UseCases)
 
+	for _, n := range in.KnownNames {
+		configured[n] = true
+	}
+	scheme := append(slices.Clone(DefaultToolNamePrefixes), in.ToolNamePrefixes...)
+	var unmanaged []groo.TokenInfo
+	for _, t := range in.Tokens {
+		if tokenLive(t, now) && !configured[t.Name] && !hasAnyPrefix(t.Name, scheme) && !in.Credential.matches(t) {
+			unmanaged = append(unmanaged, t)
+		}
+	}
+	slices.SortStableFunc(unmanaged, func(a, b groo.TokenInfo) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	for _, t := range unmanaged {
+		r.Unmanaged = append(r.Unmanaged, newTokenRow(t, false))
+		r.Findings = append(r.Findings, unmanagedFindings(t, now, pol)...)
+	}
+	r.Summary.Unmanaged = len(r.Unmanaged)
+	r.Findings = append(r.Findings, credentialFindings(&r, in, configured, scheme, now)...)
+
+	if in.ActionFixes {
+		for i := range r.Findings {
+			r.Findings[i].Fix = findingKind(r.Findings[i].Code).ActionFix
+		}
+		for i := range r.UseCases {
+			for j := range r.UseCases[i].Findings {
+				r.UseCases[i].Findings[j].Fix = findingKind(r.UseCases[i].Findings[j].Code).ActionFix
+			}
+		}
+	}
+
 	sortFindings(r.Findings)
 	for _, f := range r.Findings {
 		switch f.Severity {
@@ -262,6 +335,63 @@ func Build(in Input) Report {
 		}
 	}
 	return r
+}
+
+// unmanagedFindings are the findings of a live token the tool does not
+// manage: no expiry, a TTL above the maximum, unused.
+func unmanagedFindings(t groo.TokenInfo, now time.Time, pol Policy) []Finding {
+	var out []Finding
+	who := fmt.Sprintf("unmanaged token %s (%s…%s)", t.ID, t.TokenPrefix, t.LastFour)
+	if t.ExpiresAt == nil {
+		out = append(out, newFinding(CodeUnmanagedNoExpiry, t.Name, t.ID, who+" never expires", ""))
+	} else if ttl := t.ExpiresAt.Sub(t.CreatedAt); pol.MaxTTL > 0 && ttl > pol.MaxTTL {
+		out = append(out, newFinding(CodeUnmanagedTTLAboveMax, t.Name, t.ID,
+			fmt.Sprintf("%s lives %s, above the maximum of %s", who, fmtDays(ttl), fmtDays(pol.MaxTTL)), ""))
+	}
+	since := t.CreatedAt
+	if t.LastUsed != nil {
+		since = *t.LastUsed
+	}
+	if pol.UnusedAfter > 0 && now.Sub(since) > pol.UnusedAfter {
+		out = append(out, newFinding(CodeUnmanagedUnused, t.Name, t.ID, who+" "+unusedPhrase(t, now), ""))
+	}
+	return out
+}
+
+// credentialFindings sets r.Credential to the listed token the caller
+// authenticates with, and judges its expiry. A credential that is a token
+// of a configured use case (the Action's groo-token rotating itself), or
+// one named by the tool's scheme (a rotation renews it), is left to its use
+// case's expiry checks.
+func credentialFindings(r *Report, in Input, useCases map[string]bool, scheme []string, now time.Time) []Finding {
+	if in.Credential.Prefix == "" || in.Credential.LastFour == "" {
+		return nil
+	}
+	var cred *groo.TokenInfo
+	for i, t := range in.Tokens {
+		if tokenLive(t, now) && in.Credential.matches(t) {
+			cred = &in.Tokens[i]
+			break
+		}
+	}
+	if cred == nil {
+		return []Finding{newFinding(CodeCredentialUnidentified, "", "",
+			fmt.Sprintf("no live token listed has the credential's prefix and last four (%s…%s)", in.Credential.Prefix, in.Credential.LastFour), "")}
+	}
+	row := newTokenRow(*cred, false)
+	r.Credential = &row
+	if useCases[cred.Name] || hasAnyPrefix(cred.Name, scheme) {
+		return nil
+	}
+	who := fmt.Sprintf("the credential, token %s (%s…%s),", cred.ID, cred.TokenPrefix, cred.LastFour)
+	switch {
+	case cred.ExpiresAt == nil:
+		return []Finding{newFinding(CodeCredentialNoExpiry, cred.Name, cred.ID, who+" never expires", "")}
+	case cred.ExpiresAt.Sub(now) <= CredentialExpirySoon:
+		return []Finding{newFinding(CodeCredentialExpiresSoon, cred.Name, cred.ID,
+			fmt.Sprintf("%s expires at %s (%s), within %s", who, fmtTime(*cred.ExpiresAt), fmtAgo(*cred.ExpiresAt, now), fmtDays(CredentialExpirySoon)), "")}
+	}
+	return nil
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
@@ -399,16 +529,30 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 		ur.Live = append(ur.Live, newTokenRow(t, t.ID == ur.InSecret))
 	}
 
+	// Replaced tokens inside their revoke grace: the store's pending
+	// revokes, else the retire rule on the secret's last write. They are
+	// revoke-scheduled, and no other finding of a live token is theirs.
+	inGrace := graceTokens(uc, ur, liveTokens, byID, now, secretTokenDead)
+	var judged []groo.TokenInfo // the live tokens outside their grace
+	for _, t := range liveTokens {
+		if _, ok := inGrace[t.ID]; !ok {
+			judged = append(judged, t)
+		}
+	}
+
 	// One token per use case.
 	switch {
 	case len(liveTokens) == 0 && ur.Secret == SecretPresent && !secretTokenDead:
 		add(CodeNoLiveToken, "", fmt.Sprintf("secret %s exists but no live token is named %q", uc.Target, uc.UseCase), "")
-	case len(liveTokens) > 1:
-		ids := make([]string, 0, len(liveTokens))
-		for _, t := range liveTokens {
+	case len(judged) > 1:
+		ids := make([]string, 0, len(judged))
+		for _, t := range judged {
 			ids = append(ids, t.ID)
 		}
-		msg := fmt.Sprintf("%d live tokens bear the use case's name (%s); the rule is one per use case", len(liveTokens), strings.Join(ids, ", "))
+		msg := fmt.Sprintf("%d live tokens bear the use case's name (%s); the rule is one per use case", len(judged), strings.Join(ids, ", "))
+		if n := len(liveTokens) - len(judged); n > 0 {
+			msg += fmt.Sprintf(" (besides %d in its revoke grace)", n)
+		}
 		if ur.InSecret != "" {
 			msg += "; the secret holds " + ur.InSecret
 		}
@@ -428,7 +572,7 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 		d := now.Add(uc.Interval)
 		deadline = &d
 	}
-	for _, t := range liveTokens {
+	for _, t := range judged {
 		if t.ExpiresAt == nil {
 			add(CodeNoExpiry, t.ID, fmt.Sprintf("token %s never expires", t.ID), "")
 			continue
@@ -450,7 +594,7 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 
 	// Unused tokens, other than the one in the secret.
 	if pol.UnusedAfter > 0 && ur.InSecretSource != InSecretUnknown {
-		for _, t := range liveTokens {
+		for _, t := range judged {
 			if t.ID == ur.InSecret {
 				continue
 			}
@@ -475,13 +619,22 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 		}
 		switch {
 		case now.Before(p.RevokeAfter):
-			add(CodeRevokeScheduled, p.TokenID, fmt.Sprintf("replaced token %s stays live until its grace ends at %s", p.TokenID, fmtTime(p.RevokeAfter)), "")
+			add(CodeRevokeScheduled, p.TokenID, fmt.Sprintf("replaced token %s is in its revoke grace: revoke scheduled at %s", p.TokenID, fmtTime(p.RevokeAfter)), "")
 		case p.Attempts >= RevokeFailingAttempts || now.Sub(p.RevokeAfter) > RevokeFailingLate:
 			add(CodeRevokeFailing, p.TokenID, fmt.Sprintf("revoking replaced token %s failed %d time(s); due since %s%s",
 				p.TokenID, p.Attempts, fmtTime(p.RevokeAfter), lastErr), "")
 		default:
 			add(CodeRevokePending, p.TokenID, fmt.Sprintf("replaced token %s is due for revocation since %s (%d attempt(s))%s",
 				p.TokenID, fmtTime(p.RevokeAfter), p.Attempts, lastErr), "")
+		}
+	}
+
+	// Tokens in grace by the retire rule alone (no pending revoke).
+	graceIDs := slices.Sorted(maps.Keys(inGrace))
+	for _, id := range graceIDs {
+		if g := inGrace[id]; !g.pending {
+			add(CodeRevokeScheduled, id, fmt.Sprintf("replaced token %s is in its revoke grace: revoke scheduled at %s (the secret was written at %s, grace %s)",
+				id, fmtTime(g.after), fmtTime(uc.Secret.UpdatedAt), duration.Format(uc.Grace)), "")
 		}
 	}
 
@@ -511,6 +664,52 @@ func buildUseCase(in Input, uc UseCaseInput, now time.Time, pol Policy) UseCaseR
 
 	sortFindings(ur.Findings)
 	return ur
+}
+
+// graceEnd is when a replaced token in its grace will be revoked, and
+// whether the store's pending revoke says so.
+type graceEnd struct {
+	after   time.Time
+	pending bool
+}
+
+// graceTokens are the live tokens of a use case inside their revoke grace:
+// those with a pending revoke not yet due, and, by the retire rule
+// (retire.Rotation, as the rotation that wrote the secret judged them),
+// those that the token in the secret replaced less than the target's grace
+// ago. The secret's updated_at (plus GitHub's second) stands for that
+// rotation's write, so a stateless audit (the Action's) tells them too.
+func graceTokens(uc UseCaseInput, ur UseCaseReport, live []groo.TokenInfo, byID map[string]groo.TokenInfo, now time.Time,
+	secretTokenDead bool) map[string]graceEnd {
+	out := map[string]graceEnd{}
+	liveIDs := map[string]bool{}
+	for _, t := range live {
+		liveIDs[t.ID] = true
+	}
+	for _, p := range uc.PendingRevokes {
+		if liveIDs[p.TokenID] && now.Before(p.RevokeAfter) {
+			out[p.TokenID] = graceEnd{after: p.RevokeAfter.UTC(), pending: true}
+		}
+	}
+	cur, ok := byID[ur.InSecret]
+	if uc.Grace <= 0 || !ok || secretTokenDead || ur.Secret != SecretPresent || cur.CreatedAt.IsZero() {
+		return out
+	}
+	updated := uc.Secret.UpdatedAt
+	var older []groo.TokenInfo
+	for _, t := range live {
+		if _, done := out[t.ID]; !done && t.ID != cur.ID && t.CreatedAt.Before(cur.CreatedAt) {
+			older = append(older, t)
+		}
+	}
+	rule := retire.Rotation{New: cur, Written: updated.Add(time.Second), Now: now, Grace: uc.Grace,
+		Margin: retire.DefaultMargin, SecretUpdatedAt: &updated}
+	for _, d := range rule.Decide(older) {
+		if d.Verdict == retire.Grace {
+			out[d.Token.ID] = graceEnd{after: d.RevokeAfter.UTC()}
+		}
+	}
+	return out
 }
 
 // explainedWrite reports whether an attempt after the last success may have

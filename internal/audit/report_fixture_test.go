@@ -71,7 +71,12 @@ func fixtureInput() Input {
 		fxToken("tok_leg_01", ucLegacy, "2025-12-01T00:00:00Z", fxTimeP("2026-06-01T00:00:00Z"), fxTimeP("2026-01-05T00:00:00Z")),
 		fxToken("tok_leg_02", "Dependabot - octo/old GROO_PAT", "2026-03-10T11:59:00Z", fxTimeP("2026-04-09T11:59:00Z"), nil),
 		revokedOrphan,
+		// Unmanaged: a laptop's token that never expires, a deploy key
+		// with a year's TTL unused since January; the credential, which
+		// expires in four days.
 		fxToken("tok_lap_01", "laptop", "2025-06-01T00:00:00Z", nil, fxTimeP("2026-03-10T08:00:00Z")),
+		fxToken("tok_ci_01", "ci deploy", "2025-10-01T00:00:00Z", fxTimeP("2026-10-01T00:00:00Z"), fxTimeP("2026-01-02T00:00:00Z")),
+		fxToken("tok_bot_b7", "pat-rotator bot", "2026-02-12T00:00:00Z", fxTimeP("2026-03-14T00:00:00Z"), fxTimeP("2026-03-10T12:00:00Z")),
 	}
 
 	appSuccess := Event{ID: "att_app_1", Time: fxTime("2026-03-01T12:00:31Z"), Outcome: OutcomeSucceeded, UseCase: ucApp,
@@ -135,5 +140,6 @@ func fixtureInput() Input {
 		},
 		Policy:           Policy{Since: fxTime("2026-02-08T12:00:00Z")},
 		ToolNamePrefixes: DefaultToolNamePrefixes,
+		Credential:       CredentialRef{Prefix: "groo_pat_b7", LastFour: "f_b7"},
 	}
 }

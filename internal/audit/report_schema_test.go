@@ -20,8 +20,9 @@ func TestJSONMatchesSchema(t *testing.T) {
 	}
 
 	reports := map[string]Report{
-		"fixture": Build(fixtureInput()),
-		"empty":   Build(Input{Now: fixtureNow}),
+		"fixture":       Build(fixtureInput()),
+		"empty":         Build(Input{Now: fixtureNow}),
+		"no credential": Build(Input{Now: fixtureNow, Credential: CredentialRef{Prefix: "groo_pat_zz", LastFour: "0000"}}),
 	}
 	for name, r := range reports {
 		var b bytes.Buffer
@@ -39,12 +40,17 @@ func TestJSONMatchesSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	breaks := map[string]func(map[string]any){
-		"version 2":        func(d map[string]any) { d["version"] = 2 },
-		"no summary":       func(d map[string]any) { delete(d, "summary") },
-		"unknown severity": func(d map[string]any) { finding0(d)["severity"] = "fatal" },
-		"unknown code":     func(d map[string]any) { finding0(d)["code"] = "made-up" },
-		"undeclared field": func(d map[string]any) { finding0(d)["token_value"] = "x" },
-		"bad source":       func(d map[string]any) { useCase0(d)["in_secret_source"] = "guess" },
+		"version 1":    func(d map[string]any) { d["version"] = 1 },
+		"no unmanaged": func(d map[string]any) { delete(d, "unmanaged") },
+		"credential not a token": func(d map[string]any) {
+			d["credential"] = map[string]any{"id": "tok_x"}
+		},
+		"unmanaged count missing": func(d map[string]any) { delete(d["summary"].(map[string]any), "unmanaged_tokens") },
+		"no summary":              func(d map[string]any) { delete(d, "summary") },
+		"unknown severity":        func(d map[string]any) { finding0(d)["severity"] = "fatal" },
+		"unknown code":            func(d map[string]any) { finding0(d)["code"] = "made-up" },
+		"undeclared field":        func(d map[string]any) { finding0(d)["token_value"] = "x" },
+		"bad source":              func(d map[string]any) { useCase0(d)["in_secret_source"] = "guess" },
 		"last four too long": func(d map[string]any) {
 			useCase0(d)["live_tokens"].([]any)[0].(map[string]any)["last_four"] = "abcdef"
 		},

@@ -42,8 +42,18 @@ func hasFinding(fs []Finding, code, tokenID string) bool {
 func TestFixtureHasEveryFinding(t *testing.T) {
 	t.Parallel()
 	r := Build(fixtureInput())
+	// One credential has one of its findings: the others come from the
+	// same account with another credential.
+	noExpiry, unknown := fixtureInput(), fixtureInput()
+	for i, t := range noExpiry.Tokens {
+		if t.ID == "tok_bot_b7" {
+			noExpiry.Tokens[i].ExpiresAt = nil
+		}
+	}
+	unknown.Credential = CredentialRef{Prefix: "groo_pat_zz", LastFour: "0000"}
+	all := slices.Concat(r.Findings, Build(noExpiry).Findings, Build(unknown).Findings)
 	for _, k := range FindingKinds {
-		if !hasFinding(r.Findings, k.Code, "") {
+		if !hasFinding(all, k.Code, "") {
 			t.Errorf("the fixture does not produce finding %s", k.Code)
 		}
 	}
@@ -61,10 +71,10 @@ func TestBuildFixture(t *testing.T) {
 	t.Parallel()
 	r := Build(fixtureInput())
 
-	if r.Version != 1 || !r.GeneratedAt.Equal(fixtureNow) || r.Caller != "usr_octo" {
+	if r.Version != 2 || !r.GeneratedAt.Equal(fixtureNow) || r.Caller != "usr_octo" {
 		t.Errorf("header = %d %s %q", r.Version, r.GeneratedAt, r.Caller)
 	}
-	wantSummary := Summary{UseCases: 6, LiveTokens: 10, Errors: 9, Warnings: 8, Infos: 3}
+	wantSummary := Summary{UseCases: 6, LiveTokens: 10, Unmanaged: 2, Errors: 10, Warnings: 11, Infos: 3}
 	if r.Summary != wantSummary {
 		t.Errorf("summary = %+v, want %+v", r.Summary, wantSummary)
 	}
@@ -127,8 +137,9 @@ func TestBuildFixture(t *testing.T) {
 	if prod.LastRotation == nil || prod.LastRotation.AttemptID != "att_prd_4" || prod.LastRotation.Outcome != "failed" {
 		t.Errorf("prod last rotation = %+v", prod.LastRotation)
 	}
-	// The report's findings are the use cases' plus the orphans', worst first.
-	n := len(r.Orphans)
+	// The report's findings are the use cases', one per orphan, the
+	// unmanaged tokens' and the credential's, worst first.
+	n := len(r.Orphans) + 4
 	for _, uc := range r.UseCases {
 		n += len(uc.Findings)
 	}

@@ -45,7 +45,11 @@ func (d *Daemon) AuditInput(ctx context.Context, req AuditRequest) (audit.Input,
 		return audit.Input{}, err
 	}
 	now := d.now().UTC()
-	in := audit.Input{Now: now, Policy: d.cfg.Audit.Policy()}
+	in := audit.Input{Now: now, Policy: d.cfg.Audit.Policy(),
+		Credential: audit.CredentialRef{Prefix: d.cred().TokenPrefix(), LastFour: d.cred().LastFour()}}
+	for _, t := range d.cfg.Targets {
+		in.KnownNames = append(in.KnownNames, t.UseCase)
+	}
 	if req.Since > 0 {
 		in.Policy.Since = now.Add(-req.Since)
 	}
@@ -108,6 +112,7 @@ func (d *Daemon) auditUseCase(ctx context.Context, tc *config.TargetConfig, now 
 	pending []audit.PendingRevoke) (audit.UseCaseInput, error) {
 	uc := audit.UseCaseInput{
 		UseCase: tc.UseCase, Target: tc.Name, History: history, PendingRevokes: pending, Interval: tc.MaxInterval,
+		Grace: tc.Grace,
 	}
 	if next := tc.Schedule.Next(now); !next.IsZero() {
 		uc.NextRun = &next
@@ -133,8 +138,9 @@ func (d *Daemon) auditUseCase(ctx context.Context, tc *config.TargetConfig, now 
 // PrunePlan says which of the report's extra tokens and orphans are safe to
 // revoke now (audit.PlanPrune): each use case with its target's
 // revoke-grace, each token judged by its own writer's write window, the
-// orphans once no run can still write them. The bot's own credential is
-// never planned for revocation.
+// orphans once no run can still write them, the unmanaged tokens only when
+// in.IncludeUnmanaged. The bot's own credential is never planned for
+// revocation.
 func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 	grace := map[string]time.Duration{}
 	for _, t := range d.cfg.Targets {
@@ -143,7 +149,7 @@ func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 	out := []audit.PruneAction{}
 	for _, uc := range r.UseCases {
 		one := r
-		one.UseCases, one.Orphans = []audit.UseCaseReport{uc}, nil
+		one.UseCases, one.Orphans, one.Unmanaged = []audit.UseCaseReport{uc}, nil, nil
 		out = append(out, audit.PlanPrune(one, in, grace[uc.UseCase], d.isCredential)...)
 	}
 	orphans := r
