@@ -87,6 +87,9 @@ type Leases interface {
 	// ReleaseLease gives the lease up if this holder still has it in this
 	// term; otherwise it does nothing.
 	ReleaseLease(ctx context.Context, l Lease) error
+	// HeldLeases lists the leases held now (not released, not expired, on
+	// the store's clock): which replica rotates which use case.
+	HeldLeases(ctx context.Context) ([]Lease, error)
 }
 
 // HistoryQuery filters History. Zero fields do not filter.

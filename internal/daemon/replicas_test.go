@@ -65,4 +65,18 @@ targets:
 	if _, err := checkInvariants(st, cfg.Targets); err != nil {
 		t.Error(err)
 	}
+
+	// The status page shows the replicas by the leases they hold.
+	uc := cfg.Targets[0].UseCase
+	if _, err := replicas[1].store.AcquireLease(context.Background(), uc, replicas[1].holder, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	status, err := replicas[0].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Replicas) != 1 || status.Replicas[0].Holder != replicas[1].holder || status.Replicas[0].Self ||
+		len(status.Replicas[0].Leases) != 1 || status.Replicas[0].Leases[0].UseCase != uc {
+		t.Errorf("replicas on the status page: %+v, want the other replica holding %q", status.Replicas, uc)
+	}
 }

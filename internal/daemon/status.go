@@ -78,6 +78,21 @@ func (d *Daemon) Status(ctx context.Context) (statuspage.Status, error) {
 		}
 		st.Targets = append(st.Targets, tg)
 	}
+	// The replicas sharing the store, by the leases they hold now.
+	held, err := d.store.HeldLeases(ctx)
+	if err != nil {
+		return st, fmt.Errorf("status: leases: %w", err)
+	}
+	byHolder := map[string]int{}
+	for _, l := range held {
+		i, ok := byHolder[l.Holder]
+		if !ok {
+			i = len(st.Replicas)
+			byHolder[l.Holder] = i
+			st.Replicas = append(st.Replicas, statuspage.Replica{Holder: l.Holder, Self: l.Holder == d.holder})
+		}
+		st.Replicas[i].Leases = append(st.Replicas[i].Leases, statuspage.Lease{UseCase: l.UseCase, ExpiresAt: l.Expires, Term: l.Term})
+	}
 	return st, nil
 }
 

@@ -733,3 +733,27 @@ func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// HeldLeases lists the leases held now (a holder, not yet expired on the
+// database's clock).
+func (s *Store) HeldLeases(ctx context.Context) ([]audit.Lease, error) {
+	rows, err := s.pool.Query(ctx, `SELECT use_case, holder, term, expires_at FROM leases
+WHERE holder <> '' AND expires_at > now() ORDER BY use_case`)
+	if err != nil {
+		return nil, fmt.Errorf("held leases: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Lease
+	for rows.Next() {
+		var l audit.Lease
+		if err := rows.Scan(&l.UseCase, &l.Holder, &l.Term, &l.Expires); err != nil {
+			return nil, fmt.Errorf("held leases: %w", err)
+		}
+		l.Expires = l.Expires.UTC()
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("held leases: %w", err)
+	}
+	return out, nil
+}

@@ -737,3 +737,27 @@ func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
 	}
 	return n == 1, nil
 }
+
+// HeldLeases lists the leases held now (a holder, not yet expired).
+func (s *Store) HeldLeases(ctx context.Context) ([]audit.Lease, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT use_case, holder, term, expires_at FROM leases
+WHERE holder <> '' AND expires_at > $1 ORDER BY use_case`, nanos(s.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("held leases: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Lease
+	for rows.Next() {
+		var l audit.Lease
+		var exp int64
+		if err := rows.Scan(&l.UseCase, &l.Holder, &l.Term, &exp); err != nil {
+			return nil, fmt.Errorf("held leases: %w", err)
+		}
+		l.Expires = fromNanos(exp)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("held leases: %w", err)
+	}
+	return out, nil
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 		{"MutationSlots", testMutationSlots},
 		{"MutationSlotsConcurrent", testMutationSlotsConcurrent},
 		{"ClaimsOnceAmongConcurrentClaimers", testClaims},
+		{"HeldLeasesListsTheLiveOnes", testHeldLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -945,5 +946,41 @@ func testClaims(t *testing.T, s audit.Store) {
 	}
 	if _, err := s.Claim(c, ""); err == nil {
 		t.Error("an empty key was accepted")
+	}
+}
+
+// testHeldLeases: held leases are listed with their holder and term; a
+// released one and an expired one are not.
+func testHeldLeases(t *testing.T, s audit.Store) {
+	c := ctx(t)
+	a, err := s.AcquireLease(c, "uc-a", "host-a/1/x", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireLease(c, "uc-b", "host-b/2/y", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := s.AcquireLease(c, "uc-c", "host-a/1/x", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseLease(c, rel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireLease(c, "uc-d", "host-a/1/x", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // uc-d's lease runs out
+	held, err := s.HeldLeases(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range held {
+		got = append(got, fmt.Sprintf("%s %s %d", l.UseCase, l.Holder, l.Term))
+	}
+	want := []string{fmt.Sprintf("uc-a host-a/1/x %d", a.Term), "uc-b host-b/2/y 1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("held leases %v, want %v", got, want)
 	}
 }
