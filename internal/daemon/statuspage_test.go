@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/testkit"
@@ -63,17 +64,22 @@ targets:
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the start-up rotations", func() bool {
-		st, err := d.Status(context.Background())
-		if err != nil || len(st.Targets) != 3 {
+	// Run's start-up check tries r0 again (it has no live token): wait
+	// until that attempt failed too and nothing of r0 runs, so that the
+	// page shows a settled state.
+	r0t := d.byName["repo:octo/r0 GROO_PAT"]
+	waitFor(t, "r0's start-up attempt to fail", func() bool {
+		evs, err := d.store.History(context.Background(), audit.HistoryQuery{UseCase: r0})
+		if err != nil {
 			return false
 		}
-		for _, tg := range st.Targets {
-			if tg.LastRotation == nil {
-				return false
+		failed := 0
+		for _, e := range evs {
+			if e.Outcome == audit.OutcomeFailed {
+				failed++
 			}
 		}
-		return true
+		return failed >= 2 && !r0t.running.Load()
 	})
 
 	url := "http://" + ln.Addr().String() + "/"
