@@ -87,15 +87,16 @@ func TestLeaseFenceAfterTakeover(t *testing.T) {
 	}
 	defer st.Close()
 	d := &Daemon{store: st}
-	l, err := st.AcquireLease(context.Background(), "uc", "host-a/1", 20*time.Millisecond)
+	const ttl = 2 * time.Second // room for a loaded machine before the first check
+	l, err := st.AcquireLease(context.Background(), "uc", "host-a/1", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &heldLease{d: d, ttl: 20 * time.Millisecond, l: l, cancel: func() {}}
+	h := &heldLease{d: d, ttl: ttl, l: l, cancel: func() {}}
 	if err := h.check(context.Background()); err != nil {
 		t.Fatalf("fence of a held lease: %v", err)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(ttl + 500*time.Millisecond) // the lease runs out (renewed once by the check: ttl from then)
 	if _, err := st.AcquireLease(context.Background(), "uc", "host-b/2", time.Minute); err != nil {
 		t.Fatalf("takeover: %v", err)
 	}
