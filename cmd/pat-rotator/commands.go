@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -42,12 +43,22 @@ func parseSince(s string) (time.Duration, error) {
 type configFlags struct {
 	config string
 	level  slog.LevelVar
+	format string
 }
 
 func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "configuration `FILE` (YAML); required")
-	fs.Func("log-level", "`LEVEL` of the JSON logs on stderr: debug, info, warn or error (default info)",
+	fs.Func("log-level", "`LEVEL` of the logs on stderr: debug, info, warn or error (default info)",
 		func(s string) error { return f.level.UnmarshalText([]byte(s)) })
+	f.format = "json"
+	fs.Func("log-format", "`FORMAT` of the logs on stderr: json (one object a line) or text (key=value) (default json)",
+		func(s string) error {
+			if s != "json" && s != "text" {
+				return fmt.Errorf("%q: use json or text", s)
+			}
+			f.format = s
+			return nil
+		})
 }
 
 func registerTargets(fs *flag.FlagSet, targets *stringList) {
@@ -69,7 +80,22 @@ func (c *cli) load(cmd command, f *configFlags) (*config.Config, error) {
 }
 
 func (c *cli) logger(f *configFlags) *slog.Logger {
-	return slog.New(safetext.NewHandler(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: &f.level})))
+	return slog.New(safetext.NewHandler(logHandler(c.stderr, f.format, &f.level)))
+}
+
+// logHandler is pat-rotator's log format: JSON or text, durations written
+// in the one grammar ("3m", "1d12h"), never as nanoseconds.
+func logHandler(w io.Writer, format string, level slog.Leveler) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(duration.Format(a.Value.Duration()))
+		}
+		return a
+	}}
+	if format == "text" {
+		return slog.NewTextHandler(w, opts)
+	}
+	return slog.NewJSONHandler(w, opts)
 }
 
 // newDaemon builds the daemon; store nil: the daemon opens (and creates)
@@ -420,7 +446,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	}
 	var log *slog.Logger
 	if c.verbose {
-		log = slog.New(safetext.NewHandler(slog.NewJSONHandler(c.stderr, nil)))
+		log = slog.New(safetext.NewHandler(logHandler(c.stderr, "json", nil)))
 	}
 	if err := demo.Run(ctx, c.stdout, demo.Options{Logger: log, Transport: c.transport}); err != nil {
 		return &workError{err}

@@ -16,7 +16,8 @@ import (
 // SIGHUP reloads the configuration.
 type runCommand struct {
 	*cli
-	cf configFlags
+	cf     configFlags
+	listen string
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -24,10 +25,12 @@ func (*runCommand) Desc() string {
 	return "the daemon: rotate every target on its schedule"
 }
 func (*runCommand) Help() string {
-	return `usage: pat-rotator run --config FILE
+	return `usage: pat-rotator run --config FILE [--listen ADDR]
 
 The daemon: rotates every target on its schedule, sweeps the pending revokes,
-and serves /healthz, /readyz and /metrics on the configuration's listen.
+and serves /healthz, /readyz, /metrics and the status page on the
+configuration's listen (--listen overrides it, e.g. 0.0.0.0:9464 in a
+container, without editing the file).
 
 SIGTERM or Ctrl-C: no new rotation starts, the ones in flight finish (at most
 daemon.shutdown-timeout), the process exits 0.
@@ -41,7 +44,15 @@ metrics start from zero).
 func (c *runCommand) Flags() *flag.FlagSet {
 	fs := flag.NewFlagSet(c.Name(), flag.ContinueOnError)
 	c.cf.register(fs)
+	fs.StringVar(&c.listen, "listen", "", "`ADDR` (host:port) of the HTTP listener, instead of the configuration's listen")
 	return fs
+}
+
+// override applies the flags that beat the file.
+func (c *runCommand) override(cfg *config.Config) {
+	if c.listen != "" {
+		cfg.Listen = c.listen
+	}
 }
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
@@ -57,6 +68,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	c.override(cfg)
 	log := c.logger(&c.cf)
 	d, err := c.newDaemon(ctx, cfg, log, nil)
 	if err != nil {
@@ -107,6 +119,7 @@ func (c *runCommand) reload(ctx context.Context, log *slog.Logger) (*daemon.Daem
 			"config", c.cf.config, "error", err.Error())
 		return nil, 0
 	}
+	c.override(cfg)
 	d, err := c.newDaemon(ctx, cfg, log, nil)
 	if err != nil {
 		log.Error("SIGHUP: the new configuration cannot be used; the daemon keeps running with the one it has",

@@ -356,7 +356,12 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 	if err != nil {
 		tr.Err = err
 		d.metrics.rotation("failed", t.cfg.UseCase)
-		t.log.Error("rotation failed", "error", err.Error())
+		// The engine logged its own failure (with the attempt and the step);
+		// anything else is the daemon's to tell.
+		var rerr *rotation.Error
+		if !errors.As(err, &rerr) {
+			t.log.Error("rotation failed", "error", err.Error())
+		}
 	} else {
 		d.metrics.rotation("succeeded", t.cfg.UseCase)
 		d.metrics.observeSuccess(t.cfg.UseCase, res.New.ExpiresAt, res.Written)
@@ -748,10 +753,11 @@ func (d *Daemon) newServer() *http.Server {
 // in one rotation from ending the daemon; SkipIfStillRunning drops an
 // activation that comes while the target's previous one still runs.
 func (d *Daemon) newCron(ctx context.Context) *cron.Cron {
-	cl := cronLogger{d.log}
+	cl := cronLogger{l: d.log, names: map[cron.EntryID]string{}}
 	c := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
 	for _, t := range d.targets {
-		c.Schedule(t.cfg.Schedule, cron.FuncJob(func() { d.scheduled(ctx, t) }))
+		id := c.Schedule(t.cfg.Schedule, cron.FuncJob(func() { d.scheduled(ctx, t) }))
+		cl.names[id] = t.cfg.Name // filled before Start, read-only after
 	}
 	return c
 }
@@ -883,15 +889,32 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 // cronLogger routes robfig/cron's logs (recovered panics, skipped runs) to slog.
-type cronLogger struct{ l *slog.Logger }
+type cronLogger struct {
+	l     *slog.Logger
+	names map[cron.EntryID]string // entry -> target name
+}
 
 func (c cronLogger) Info(msg string, kv ...any) {
 	// cron logs every schedule and wake-up at Info: keep them at Debug.
-	c.l.Debug("cron: "+msg, kv...)
+	c.l.Debug("cron: "+msg, c.named(kv)...)
 }
 
 func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(kv, "error", err.Error())...)
+	c.l.Error("cron: "+msg, append(c.named(kv), "error", err.Error())...)
+}
+
+// named adds the target's name beside cron's entry id.
+func (c cronLogger) named(kv []any) []any {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, _ := kv[i].(string); k == "entry" {
+			if id, ok := kv[i+1].(cron.EntryID); ok {
+				if name, ok := c.names[id]; ok {
+					return append(kv, "target", name)
+				}
+			}
+		}
+	}
+	return kv
 }
 
 var _ cron.Logger = cronLogger{}

@@ -248,7 +248,7 @@ func (a *attempt) finishFailed(ctx context.Context, rerr *Error) error {
 	a.ev.Step = rerr.Step
 	a.ev.Error = rerr.Error()
 	a.ev.OutcomeUnknown = rerr.OutcomeUnknown
-	a.log.Warn("rotation failed", "step", rerr.Step, "error", rerr.Error(), "write_outcome_unknown", rerr.OutcomeUnknown)
+	a.log.Error("rotation failed", "step", rerr.Step, "error", rerr.Error(), "write_outcome_unknown", rerr.OutcomeUnknown)
 	if recErr := a.record(ctx); recErr != nil {
 		return errors.Join(rerr, recErr)
 	}
