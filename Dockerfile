@@ -28,8 +28,18 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/pat-action ./cmd/pat-action
 FROM build AS build-rotator
 RUN go build -trimpath -ldflags="-s -w" -o /out/pat-rotator ./cmd/pat-rotator
 
+# The daemon runs as distroless' nonroot user (65532), which owns its state
+# directory; TMPDIR points there too, so that `demo` finds a place it may
+# write whatever the base image's /tmp allows.
 FROM ${RUNTIME_IMAGE} AS rotator
+LABEL org.opencontainers.image.source="https://github.com/groo/pat-action" \
+      org.opencontainers.image.title="pat-rotator" \
+      org.opencontainers.image.description="Rotates a fleet of Groo Personal Access Tokens in GitHub secrets on a schedule"
 COPY --from=build-rotator /out/pat-rotator /pat-rotator
+COPY --chown=65532:65532 deploy/image/state /var/lib/pat-rotator
+ENV TMPDIR=/var/lib/pat-rotator
+USER 65532:65532
+EXPOSE 9464
 ENTRYPOINT ["/pat-rotator"]
 
 FROM ${RUNTIME_IMAGE} AS action

@@ -12,6 +12,14 @@ if [ "${PAT_E2E_SKIP_BUILD:-0}" != 1 ] || ! podman image exists "$ROTATOR_IMAGE"
 	PAT_BUILD_ROTATOR=1 bash "$REPO_ROOT/scripts/container/build.sh"
 fi
 
+# Non-root, its port, its labels: what a deployment relies on.
+user=$(podman image inspect --format '{{.Config.User}}' "$ROTATOR_IMAGE")
+[ "$user" = "65532:65532" ] || die "the rotator image runs as '$user', want 65532:65532 (distroless nonroot)"
+podman image inspect --format '{{json .Config.ExposedPorts}}' "$ROTATOR_IMAGE" | grep -q '9464/tcp' ||
+	die "the rotator image does not EXPOSE 9464"
+podman image inspect --format '{{index .Config.Labels "org.opencontainers.image.source"}}' "$ROTATOR_IMAGE" | grep -q 'github.com/groo/pat-action' ||
+	die "the rotator image lacks its OCI labels"
+
 out=$PAT_E2E_DIR/rotator-demo.log
 log "podman run $ROTATOR_IMAGE demo"
 podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
