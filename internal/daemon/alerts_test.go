@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/audit/sqlitestore"
