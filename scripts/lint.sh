@@ -103,6 +103,28 @@ else
 	echo "==> shellcheck not installed: scripts and run: blocks NOT shell-checked (scripts/container/deps.sh installs it)"
 fi
 
+# The systemd unit: systemd-analyze verify, against a built binary at the
+# unit's ExecStart (verify checks it exists). It only warns about an unknown
+# key, so any output fails too.
+if command -v systemd-analyze >/dev/null; then
+	echo "==> systemd-analyze verify deploy/systemd/pat-rotator.service"
+	sd=$(mktemp -d)
+	if go build -o "$sd/pat-rotator" ./cmd/pat-rotator; then
+		sed "s#/usr/local/bin/pat-rotator#$sd/pat-rotator#" deploy/systemd/pat-rotator.service >"$sd/pat-rotator.service"
+		if ! out=$(systemd-analyze verify "$sd/pat-rotator.service" 2>&1) || [ -n "$out" ]; then
+			echo "$out" >&2
+			echo "deploy/systemd/pat-rotator.service does not verify cleanly" >&2
+			status=1
+		fi
+	else
+		status=1
+	fi
+	rm -rf "$sd"
+elif [ "${CI:-}" = true ]; then
+	echo "systemd-analyze is missing: apt-get install systemd" >&2
+	status=1
+fi
+
 if [ "$status" = 0 ]; then
 	echo "lint: ok"
 else
