@@ -98,10 +98,9 @@ type CredentialRef struct {
 	LastFour string
 }
 
-// matches reports whether listed token t is definitely the credential: the
-// same prefix and last four (as daemon.CheckCredential).
+// matches reports whether listed token t is definitely the credential.
 func (c CredentialRef) matches(t groo.TokenInfo) bool {
-	return c.Prefix != "" && c.LastFour != "" && t.TokenPrefix == c.Prefix && t.LastFour == c.LastFour
+	return retire.Identifies(t, c.Prefix, c.LastFour)
 }
 
 // UseCaseInput is one configured target and what is known about it.

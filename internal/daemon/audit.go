@@ -45,8 +45,9 @@ func (d *Daemon) AuditInput(ctx context.Context, req AuditRequest) (audit.Input,
 		return audit.Input{}, err
 	}
 	now := d.now().UTC()
+	cred := d.cred()
 	in := audit.Input{Now: now, Policy: d.cfg.Audit.Policy(),
-		Credential: audit.CredentialRef{Prefix: d.cred().TokenPrefix(), LastFour: d.cred().LastFour()}}
+		Credential: audit.CredentialRef{Prefix: cred.TokenPrefix(), LastFour: cred.LastFour()}}
 	for _, t := range d.cfg.Targets {
 		in.KnownNames = append(in.KnownNames, t.UseCase)
 	}
@@ -57,12 +58,12 @@ func (d *Daemon) AuditInput(ctx context.Context, req AuditRequest) (audit.Input,
 		in.ToolNamePrefixes = audit.DefaultToolNamePrefixes
 	}
 
-	me, err := d.grooC.Me(ctx, d.cred())
+	me, err := d.grooC.Me(ctx, cred)
 	if err != nil {
 		return audit.Input{}, fmt.Errorf("audit: read the bot's Groo identity: %w", err)
 	}
 	in.Caller = me.ID
-	if in.Tokens, err = d.grooC.List(ctx, d.cred()); err != nil {
+	if in.Tokens, err = d.grooC.List(ctx, cred); err != nil {
 		return audit.Input{}, fmt.Errorf("audit: list the bot's Groo tokens: %w", err)
 	}
 
@@ -146,15 +147,16 @@ func (d *Daemon) PrunePlan(r audit.Report, in audit.Input) []audit.PruneAction {
 	for _, t := range d.cfg.Targets {
 		grace[t.UseCase] = t.Grace
 	}
+	keep := d.credentialMatcher()
 	out := []audit.PruneAction{}
 	for _, uc := range r.UseCases {
 		one := r
 		one.UseCases, one.Orphans, one.Unmanaged = []audit.UseCaseReport{uc}, nil, nil
-		out = append(out, audit.PlanPrune(one, in, grace[uc.UseCase], d.isCredential)...)
+		out = append(out, audit.PlanPrune(one, in, grace[uc.UseCase], keep)...)
 	}
 	orphans := r
 	orphans.UseCases = nil
-	return append(out, audit.PlanPrune(orphans, in, 0, d.isCredential)...)
+	return append(out, audit.PlanPrune(orphans, in, 0, keep)...)
 }
 
 // Prune revokes the plan's tokens that are not skipped, with the bot's

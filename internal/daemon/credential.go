@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/groo/pat-action/internal/groo"
+	"github.com/groo/pat-action/internal/retire"
 )
 
 // ErrCredentialInUseCase is wrapped when the bot's own PAT bears the name of
@@ -33,14 +34,20 @@ func (e *CredentialInUseCaseError) Unwrap() error { return ErrCredentialInUseCas
 // listed token without a last four is merely never revoked (the retire
 // rule's Keep). It returns the credential's token when identified.
 func (d *Daemon) CheckCredential(ctx context.Context) (groo.TokenInfo, bool, error) {
-	tokens, err := d.grooC.List(ctx, d.cred())
+	cred := d.cred()
+	tokens, err := d.grooC.List(ctx, cred)
 	if err != nil {
 		return groo.TokenInfo{}, false, fmt.Errorf("identify the Groo credential among its tokens: %w", err)
 	}
+	return d.identify(cred, tokens)
+}
+
+// identify finds cred among the listed tokens (see CheckCredential).
+func (d *Daemon) identify(cred groo.Token, tokens []groo.TokenInfo) (groo.TokenInfo, bool, error) {
 	var self groo.TokenInfo
 	found := false
 	for _, t := range tokens {
-		if t.Revoked || t.LastFour == "" || t.TokenPrefix != d.cred().TokenPrefix() || t.LastFour != d.cred().LastFour() {
+		if t.Revoked || !retire.Identifies(t, cred.TokenPrefix(), cred.LastFour()) {
 			continue
 		}
 		self, found = t, true
@@ -57,22 +64,27 @@ func (d *Daemon) CheckCredential(ctx context.Context) (groo.TokenInfo, bool, err
 // the token list) for the status page and the notifications, and refuses
 // to go on when the credential is a token of a configured use case. Groo
 // unreachable is not a reason to refuse: the rotations say so themselves.
-func (d *Daemon) checkCredentialAtStart(ctx context.Context) error {
-	user, err := d.grooC.Me(ctx, d.cred())
+// It returns the list it read (nil when it could not), for the start-up
+// check to reuse.
+func (d *Daemon) checkCredentialAtStart(ctx context.Context) ([]groo.TokenInfo, error) {
+	cred := d.cred()
+	user, err := d.grooC.Me(ctx, cred)
 	if err != nil {
 		d.log.Warn("could not identify the Groo credential at start", "error", err.Error())
-		return nil
+		return nil, nil
 	}
-	tok, found, err := d.CheckCredential(ctx)
-	if errors.Is(err, ErrCredentialInUseCase) {
-		return err
-	}
+	tokens, err := d.grooC.List(ctx, cred)
 	if err != nil {
 		d.log.Warn("could not identify the Groo credential at start", "error", err.Error())
+		return nil, nil
+	}
+	tok, found, err := d.identify(cred, tokens)
+	if err != nil {
+		return nil, err
 	}
 	d.credInfo.set(user.ID, tok, found)
 	if found {
 		d.metrics.observeCredential(tok.ID, tok.ExpiresAt)
 	}
-	return nil
+	return tokens, nil
 }

@@ -16,8 +16,10 @@ import (
 // a file that cannot be read or holds no PAT keeps the one in use, and says
 // so once per change.
 type credSource struct {
-	file string
-	log  func(msg string, args ...any)
+	cfg    *config.Config
+	getenv func(string) string
+	file   string
+	log    func(msg string, args ...any)
 
 	mu      sync.Mutex
 	tok     groo.Token
@@ -31,7 +33,7 @@ func newCredSource(cfg *config.Config, getenv func(string) string, warn func(str
 	if err != nil {
 		return nil, err
 	}
-	c := &credSource{file: cfg.Groo.TokenFile, tok: tok, log: warn}
+	c := &credSource{cfg: cfg, getenv: getenv, file: cfg.Groo.TokenFile, tok: tok, log: warn}
 	if c.file != "" {
 		if fi, err := os.Stat(c.file); err == nil {
 			c.modTime, c.size = fi.ModTime(), fi.Size()
@@ -51,14 +53,11 @@ func (c *credSource) current() groo.Token {
 	if err != nil || (fi.ModTime().Equal(c.modTime) && fi.Size() == c.size) {
 		return c.tok
 	}
-	b, err := os.ReadFile(c.file)
+	tok, err := grooCredential(c.cfg, c.getenv) // the file, read and checked as at start
 	if err == nil {
-		var tok groo.Token
-		if tok, err = groo.ParseToken(trimLine(string(b))); err == nil {
-			c.tok, c.modTime, c.size = tok, fi.ModTime(), fi.Size()
-			c.log("groo.token-file changed: using the new credential", "file", c.file, "last_four", tok.LastFour())
-			return c.tok
-		}
+		c.tok, c.modTime, c.size = tok, fi.ModTime(), fi.Size()
+		c.log("groo.token-file changed: using the new credential", "file", c.file, "last_four", tok.LastFour())
+		return c.tok
 	}
 	if !fi.ModTime().Equal(c.bad) {
 		c.bad = fi.ModTime()
@@ -66,11 +65,4 @@ func (c *credSource) current() groo.Token {
 			"error", fmt.Sprint(err))
 	}
 	return c.tok
-}
-
-func trimLine(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r' || s[len(s)-1] == ' ') {
-		s = s[:len(s)-1]
-	}
-	return s
 }

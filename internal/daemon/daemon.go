@@ -467,9 +467,12 @@ func (h *heldLease) stop() audit.Lease {
 	return h.l
 }
 
-// isCredential reports whether a listed token may be the PAT the daemon
+// credentialMatcher reports whether a listed token may be the PAT the daemon
 // authenticates with, which it never revokes.
-func (d *Daemon) isCredential(t groo.TokenInfo) bool { return retire.Matches(t, d.cred()) }
+func (d *Daemon) credentialMatcher() func(groo.TokenInfo) bool {
+	cred := d.cred() // read once, not once per listed token
+	return func(t groo.TokenInfo) bool { return retire.Matches(t, cred) }
+}
 
 // RotateTargets rotates the given targets once, concurrently within the
 // configured bound. One failing target never blocks the others: the
@@ -498,7 +501,7 @@ func (d *Daemon) RotateOnce(ctx context.Context, names []string) ([]TargetResult
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkCredentialAtStart(ctx); err != nil {
+	if _, err := d.checkCredentialAtStart(ctx); err != nil {
 		return nil, err
 	}
 	sweepErr := d.Sweep(ctx)
@@ -515,17 +518,19 @@ func (d *Daemon) Sweep(ctx context.Context) error {
 	}
 	var errs []error
 	var credIDs map[string]bool
+	cred := d.cred()
 	if len(due) > 0 {
 		// The bot never revokes the PAT it authenticates with, whatever the
 		// store holds (an entry from an older version, a bad merge).
-		tokens, err := d.grooC.List(ctx, d.cred())
+		tokens, err := d.grooC.List(ctx, cred)
 		if err != nil {
 			d.refreshPendingGauge(ctx)
 			return fmt.Errorf("sweep: list tokens to tell the credential apart: %w", err)
 		}
 		credIDs = map[string]bool{}
+		isCred := d.credentialMatcher()
 		for _, t := range tokens {
-			if d.isCredential(t) {
+			if isCred(t) {
 				credIDs[t.ID] = true
 			}
 		}
@@ -542,7 +547,7 @@ func (d *Daemon) Sweep(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := d.grooC.Revoke(ctx, d.cred(), p.TokenID); err != nil {
+		if err := d.grooC.Revoke(ctx, cred, p.TokenID); err != nil {
 			d.metrics.RevokeFailures.Inc()
 			next := d.now().Add(revokeBackoff(d.cfg.Daemon.SweepInterval, p.Attempts+1))
 			log.Warn("pending revoke failed; retrying later", "attempts", p.Attempts+1, "next_try", next, "error", err.Error())
@@ -610,11 +615,14 @@ func (d *Daemon) refreshPendingGauge(ctx context.Context) {
 // dueAtStart picks the targets whose token would expire before their next
 // scheduled run (or that have no live token): they are rotated at once. One
 // Groo list answers for the whole fleet; the store answers if it fails.
-func (d *Daemon) dueAtStart(ctx context.Context) []*target {
+func (d *Daemon) dueAtStart(ctx context.Context, tokens []groo.TokenInfo) []*target {
 	now := d.now()
 	newest := map[string]time.Time{} // use case -> latest expiry of a live token
 	known := map[string]bool{}
-	tokens, err := d.grooC.List(ctx, d.cred())
+	var err error
+	if tokens == nil { // the start's list could not be read: try once more
+		tokens, err = d.grooC.List(ctx, d.cred())
+	}
 	if err == nil {
 		for _, t := range tokens {
 			if t.Revoked || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
@@ -688,7 +696,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
-	if err := d.checkCredentialAtStart(ctx); err != nil {
+	listed, err := d.checkCredentialAtStart(ctx)
+	if err != nil {
 		return err
 	}
 	c := d.newCron(ctx)
@@ -698,7 +707,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("pat-rotator running", "targets", len(d.targets), "holder", d.holder, "store", safetext.RedactURL(d.cfg.Store))
 
 	d.inflight.Go(func() {
-		due := d.dueAtStart(ctx)
+		due := d.dueAtStart(ctx, listed)
 		if len(due) == 0 {
 			return
 		}
@@ -925,7 +934,7 @@ func (d *Daemon) PlanAll(ctx context.Context, names []string) ([]*rotation.Plan,
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkCredentialAtStart(ctx); err != nil {
+	if _, err := d.checkCredentialAtStart(ctx); err != nil {
 		return nil, err
 	}
 	plans := make([]*rotation.Plan, len(targets))

@@ -712,3 +712,35 @@ func TestGrooURLPrecedence(t *testing.T) {
 		d.Close()
 	}
 }
+
+// listening builds a daemon of cfg on the fleet whose HTTP server will
+// serve on a free loopback port, and returns it with that address; the
+// daemon is closed when the test ends.
+func (f *fleet) listening(t *testing.T, cfg *config.Config) (*Daemon, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, ln.Addr().String()
+}
+
+// running runs d (its schedule, sweeps and HTTP server) until the test
+// ends; Cleanup stops it before the daemon is closed.
+func running(t *testing.T, d *Daemon) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}

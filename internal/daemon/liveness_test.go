@@ -1,20 +1,16 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 )
 
@@ -73,34 +69,15 @@ func TestDaemonRetriesAndTellsSomebody(t *testing.T) {
 	f.env["TEST_STATUS_TOKEN"] = "status-token-" + randomHex(8)
 	// Every mint of the first two attempts fails (3 tries each).
 	f.emu.SetFaults([]emulator.Fault{{Route: emulator.RouteGrooCreate, Status: 503, Count: 6}})
-	src := fmt.Sprintf(`groo: {api-url: %q, token-env: TEST_GROO_PAT}
-github: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}
-store: sqlite://%s
-listen: ""
-daemon: {retry-min: 1s, retry-max: 2s}
+	cfg := f.config(t, `daemon: {retry-min: 1s, retry-max: 2s}
 status: {token-env: TEST_STATUS_TOKEN}
 notify: {webhooks: [{url-env: TEST_WEBHOOK}], failed-runs: 2}
 defaults: {ttl: 72h, revoke-grace: 0s, schedule: "@every 1h", jitter: 0s}
 targets:
   - repository: octo/r0
-`, f.url, f.url, filepath.Join(f.dir, "state.db"))
-	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+`)
+	d, addr := f.listening(t, cfg)
+	running(t, d)
 
 	waitFor(t, "the secret to be written after the retries", func() bool {
 		_, ok := f.emu.State().Secret("repo:octo/r0", "GROO_PAT")
@@ -120,7 +97,7 @@ targets:
 		t.Error(err)
 	}
 
-	base := "http://" + ln.Addr().String()
+	base := "http://" + addr
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		if token != "" {

@@ -2,15 +2,12 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/groo/pat-action/internal/audit"
-	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/emulator"
 	"github.com/groo/pat-action/internal/testkit"
 )
@@ -30,40 +27,21 @@ func TestStatusPageInABrowser(t *testing.T) {
 	f := newFleet(t, 3, []string{r1})
 	f.emu.SetFaults([]emulator.Fault{{Route: emulator.RouteSecretPut, Scope: "repo:octo/r0", Status: 403,
 		Message: `<script>document.title="pwned"</script><img src=x onerror="document.title='pwned'">`}})
-	src := fmt.Sprintf(`groo: {api-url: %q, token-env: TEST_GROO_PAT}
-github: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}
-store: sqlite://%s
-listen: ""
-daemon: {retry-min: 1h, retry-max: 1h}
+	cfg := f.config(t, `daemon: {retry-min: 1h, retry-max: 1h}
 defaults: {ttl: 72h, revoke-grace: 0s, schedule: "@every 1h", jitter: 0s}
 targets:
   - repository: octo/r0
   - {repository: octo/r1, revoke-grace: 1h}
   - {repository: octo/r2, ttl: 2h}
-`, f.url, f.url, filepath.Join(f.dir, "state.db"))
-	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+`)
+	d, addr := f.listening(t, cfg)
 	// One pass first (r1 keeps a token of its own, so the start-up check
 	// would leave it to its schedule): r0 fails, r1's replaced token waits
 	// out its grace, r2's new token lives two hours.
 	if _, err := d.RotateOnce(context.Background(), nil); err == nil {
 		t.Fatal("the first pass did not fail for r0")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	running(t, d)
 	// Run's start-up check tries r0 again (it has no live token): wait
 	// until that attempt failed too and nothing of r0 runs, so that the
 	// page shows a settled state.
@@ -82,7 +60,7 @@ targets:
 		return failed >= 2 && !r0t.running.Load()
 	})
 
-	url := "http://" + ln.Addr().String() + "/"
+	url := "http://" + addr + "/"
 	dom := string(testkit.RunChromium(t, bin, url, "--dump-dom", "--virtual-time-budget=2000"))
 	if strings.Contains(dom, "pwned") && !strings.Contains(dom, "&lt;script&gt;") {
 		t.Fatalf("the server's text reached the page unescaped:\n%s", dom)

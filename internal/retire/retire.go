@@ -342,6 +342,14 @@ func Matches(x groo.TokenInfo, cred groo.Token) bool {
 	return x.LastFour == "" || x.LastFour == cred.LastFour()
 }
 
+// Identifies reports whether listed token x is certainly the token with
+// this prefix and last four: both are known on both sides and equal. (Matches
+// is the cautious "may be", for never revoking; this is the "is", for
+// naming the token.)
+func Identifies(x groo.TokenInfo, prefix, lastFour string) bool {
+	return prefix != "" && lastFour != "" && x.TokenPrefix == prefix && x.LastFour == lastFour
+}
+
 // IDs lists the ids of the decisions with verdict v, sorted.
 func IDs(ds []Decision, v Verdict) []string {
 	var out []string
