@@ -17,11 +17,13 @@ build:
 	$(GO) build ./...
 
 # Test dependencies: npm packages (libsodium-wrappers, @octokit/openapi) into
-# the repo, and Debian's python3-nacl (PyNaCl, the second independent
-# libsodium the interop tests open sealed boxes with) when it is missing.
+# the repo, Debian's python3-nacl (PyNaCl, the second independent
+# libsodium the interop tests open sealed boxes with) when it is missing,
+# and the pinned helm (internal/helmchart) into the tools directory.
 test-deps:
 	@command -v node >/dev/null || { echo "node is required: apt-get install -y nodejs npm" >&2; exit 1; }
 	@bash scripts/test-deps-debian.sh
+	@bash scripts/install-helm.sh
 	@for d in $(NPM_DIRS); do \
 	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
 	    npm ci --prefix $$d --no-audit --no-fund --loglevel=error || exit 1; \
