@@ -499,9 +499,10 @@ func checkCronJob(t *testing.T, objs []object) {
 	}
 }
 
-// TestMonitoringIsOptional: without the monitoring values the daemon shape
-// renders no Prometheus Operator object (a cluster without its CRDs
-// installs it), and an existing claim replaces the chart's.
+// TestOptionalObjects: with monitoring and the PodDisruptionBudget off the
+// daemon shape renders no Prometheus Operator object (a cluster without its
+// CRDs installs it) and no budget, and an existing claim replaces the
+// chart's.
 func TestOptionalObjects(t *testing.T) {
 	t.Parallel()
 	daemon := filepath.Join(root, "examples", "helm", "daemon.yaml")
@@ -529,7 +530,8 @@ func TestOptionalObjects(t *testing.T) {
 }
 
 // TestRefusals: values the rotator could not run with fail `helm template`
-// with the fix, before anything reaches a cluster.
+// with the fix (the chart's checks, and values.schema.json for misspelled
+// keys), before anything reaches a cluster.
 func TestRefusals(t *testing.T) {
 	t.Parallel()
 	daemon := filepath.Join(root, "examples", "helm", "daemon.yaml")
@@ -539,12 +541,15 @@ func TestRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown shape", []string{"-f", daemon, "--set", "shape=statefulset"}, `shape "statefulset" is unknown: set shape to daemon`},
+		{"unknown shape", []string{"-f", daemon, "--set", "shape=statefulset"}, "at '/shape': value must be one of 'daemon', 'cronjob'"},
+		{"misspelled value", []string{"-f", daemon, "--set", "daemon.replica=3"}, "at '/daemon': additional properties 'replica' not allowed"},
+		{"an image tag as digest", []string{"-f", daemon, "--set", "image.digest=latest"}, "at '/image/digest'"},
 		{"daemon on SQLite", []string{"-f", daemon, "--set", "config.store=sqlite:///var/lib/pat-rotator/state.db"}, "the daemon shape runs its replicas on one shared store: set config.store to a PostgreSQL DSN"},
 		{"SQLite off the volume", []string{"-f", cronjob, "--set", "config.store=sqlite:///tmp/state.db"}, `config.store "sqlite:///tmp/state.db" is not on the state volume`},
 		{"a variable no Secret sets", []string{"-f", cronjob, "--set", "config.status.token-env=STATUS_TOKEN"}, "the configuration names the environment variable STATUS_TOKEN, but credentials.env does not set it"},
 		{"a file no Secret provides", []string{"-f", daemon, "--set", "config.store-password-file=/etc/db-password"}, "the configuration reads the file /etc/db-password, which no credentials.files Secret provides"},
-		{"an incomplete credential", []string{"-f", cronjob, "--set", "credentials.env[0].name=GROO_ROTATOR_PAT,credentials.env[0].secretName="}, "needs name, secretName and key"},
+		{"an incomplete credential", []string{"-f", cronjob, "--set", "credentials.env[0].secretName="}, "at '/credentials/env/0/secretName': minLength"},
+		{"an inline credential value", []string{"-f", cronjob, "--set", "credentials.env[0].value=x"}, "at '/credentials/env/0': additional properties 'value' not allowed"},
 		{"monitoring a CronJob", []string{"-f", cronjob, "--set", "monitoring.serviceMonitor.enabled=true"}, "monitoring needs the daemon shape"},
 	}
 	for _, tt := range tests {
@@ -572,10 +577,10 @@ func TestValidatorRefusesBrokenObjects(t *testing.T) {
 	}
 	v := schemas(t)
 	tests := []struct {
-		name  string
-		kind  string
+		name   string
+		kind   string
 		mutate func(t *testing.T, o object)
-		want  string // in the error
+		want   string // in the error
 	}{
 		{"misspelled container field", "Deployment", func(t *testing.T, o object) {
 			c := at(t, o, "spec", "template", "spec", "containers", 0).(map[string]any)
@@ -636,6 +641,37 @@ func deepCopy(t *testing.T, o object) object {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestPackagedChart: `helm package` stores the content of files/alerts.yaml
+// (a link to deploy/prometheus/alerts.yaml, the rules' one home), so a chart
+// installed from its archive renders the same rules as the checkout.
+func TestPackagedChart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := helm(t, "package", chart, "--destination", dir); err != nil {
+		t.Fatal(err)
+	}
+	archives, err := filepath.Glob(filepath.Join(dir, "pat-rotator-*.tgz"))
+	if err != nil || len(archives) != 1 {
+		t.Fatalf("helm package made %v (%v), want one archive", archives, err)
+	}
+	values := filepath.Join(root, "examples", "helm", "daemon.yaml")
+	out, err := helm(t, "template", "pat-rotator", archives[0], "-f", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromArchive := find(t, decode(t, out), "PrometheusRule")
+	fromCheckout, err := render(t, "-f", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromArchive["spec"], find(t, fromCheckout, "PrometheusRule")["spec"]) {
+		t.Error("the packaged chart's PrometheusRule differs from the checkout's")
+	}
+	if n := len(at(t, fromArchive, "spec", "groups", 0, "rules").([]any)); n == 0 {
+		t.Error("the packaged chart's PrometheusRule has no rules")
+	}
 }
 
 // TestReadmeShowsTheValues: the README's Helm section shows each values

@@ -13,6 +13,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/groo/pat-action/internal/audit/reportschema"
 )
 
 // The schemas the rendered objects are checked against: Kubernetes' own
@@ -92,30 +94,8 @@ func schemas(t *testing.T) *validator {
 	return sharedValidator
 }
 
-// strict makes every object schema that declares properties refuse any
-// other key: Kubernetes' schemas leave additionalProperties open (the API
-// server drops or warns about unknown fields), so a misspelled field would
-// otherwise pass. Schemas that keep unknown fields on purpose
-// (x-kubernetes-preserve-unknown-fields) stay open.
-func strict(node any) {
-	switch n := node.(type) {
-	case map[string]any:
-		_, props := n["properties"]
-		_, extra := n["additionalProperties"]
-		if props && !extra && n["x-kubernetes-preserve-unknown-fields"] != true {
-			n["additionalProperties"] = false
-		}
-		for _, v := range n {
-			strict(v)
-		}
-	case []any:
-		for _, v := range n {
-			strict(v)
-		}
-	}
-}
-
-// doc loads one of Kubernetes' OpenAPI v3 documents, made strict.
+// doc loads one of Kubernetes' OpenAPI v3 documents, made strict: an
+// undeclared field fails.
 func (v *validator) doc(file string) (*openapi3.T, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -130,7 +110,9 @@ func (v *validator) doc(file string) (*openapi3.T, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	strict(raw)
+	// Kubernetes' schemas leave additionalProperties open (the API server
+	// drops or warns about unknown fields): a misspelled field would pass.
+	reportschema.ForbidExtraProperties(raw)
 	if b, err = json.Marshal(raw); err != nil {
 		return nil, err
 	}
@@ -207,7 +189,7 @@ func (v *validator) crdSchema(apiVersion, kind string) (*openapi3.Schema, error)
 			continue
 		}
 		raw := ver.Schema.OpenAPIV3Schema
-		strict(raw)
+		reportschema.ForbidExtraProperties(raw)
 		jb, err := json.Marshal(raw)
 		if err != nil {
 			return nil, err

@@ -2,7 +2,8 @@
 // schema, docs/audit-report.schema.json. kin-openapi (already a dependency,
 // for the GitHub conformance tests) runs a full JSON Schema 2020-12
 // validator ($defs, $ref, const, type arrays, enum), so what is tested is
-// the published schema itself, not a hand-written copy of it.
+// the published schema itself, not a hand-written copy of it. Its strict
+// mode (ForbidExtraProperties) also serves the Helm chart's tests.
 package reportschema
 
 import (
@@ -32,7 +33,7 @@ func Load(path string, strict bool) (*Schema, error) {
 		return nil, fmt.Errorf("report schema %s: $schema is %v, want draft 2020-12", path, m["$schema"])
 	}
 	if strict {
-		forbidExtraProperties(m)
+		ForbidExtraProperties(m)
 	}
 	if b, err = json.Marshal(m); err != nil {
 		return nil, err
@@ -44,18 +45,26 @@ func Load(path string, strict bool) (*Schema, error) {
 	return &Schema{s: &s}, nil
 }
 
-func forbidExtraProperties(node any) {
+// ForbidExtraProperties makes every object schema under node (a decoded
+// JSON schema) that declares properties refuse any other key. A node that
+// says what other keys may hold (additionalProperties), or keeps unknown
+// fields on purpose (Kubernetes' x-kubernetes-preserve-unknown-fields),
+// stays as written. internal/helmchart applies it to Kubernetes' schemas,
+// which leave every object open.
+func ForbidExtraProperties(node any) {
 	switch n := node.(type) {
 	case map[string]any:
-		if _, ok := n["properties"]; ok {
+		_, props := n["properties"]
+		_, declared := n["additionalProperties"]
+		if props && !declared && n["x-kubernetes-preserve-unknown-fields"] != true {
 			n["additionalProperties"] = false
 		}
 		for _, v := range n {
-			forbidExtraProperties(v)
+			ForbidExtraProperties(v)
 		}
 	case []any:
 		for _, v := range n {
-			forbidExtraProperties(v)
+			ForbidExtraProperties(v)
 		}
 	}
 }

@@ -75,15 +75,14 @@ where the values leave them out.
 {{- end -}}
 
 {{/*
-Refuses, with the fix, what the rotator could not run with: an unknown
-shape, a store that would not survive or be shared, a `*-env` key with no
-variable from a Secret, a `*-file` path outside the mounted Secrets.
+Refuses, with the fix, what the rotator could not run with: a store that
+would not survive or be shared, a `*-env` key with no variable from a
+Secret, a `*-file` path outside the mounted Secrets, monitoring without a
+listener. (values.schema.json refuses unknown keys, an unknown shape and
+incomplete credentials.)
 */}}
 {{- define "pat-rotator.check" -}}
 {{- $shape := .Values.shape -}}
-{{- if not (has $shape (list "daemon" "cronjob")) -}}
-{{- fail (printf "shape %q is unknown: set shape to daemon (a Deployment of `pat-rotator run`) or cronjob (a CronJob of `pat-rotator rotate`)" $shape) -}}
-{{- end -}}
 {{- $cfg := include "pat-rotator.config" . | fromYaml -}}
 {{- $store := toString (default "" (get $cfg "store")) -}}
 {{- if and (eq $shape "daemon") (or (eq $store "") (hasPrefix "sqlite:" $store)) -}}
@@ -95,9 +94,6 @@ variable from a Secret, a `*-file` path outside the mounted Secrets.
 {{- end -}}
 {{- $envs := list -}}
 {{- range .Values.credentials.env -}}
-{{- if or (not .name) (not .secretName) (not .key) -}}
-{{- fail (printf "credentials.env entry %v needs name, secretName and key: the chart takes credentials only from existing Secrets" .) -}}
-{{- end -}}
 {{- $envs = append $envs .name -}}
 {{- end -}}
 {{- range splitList "\n" (include "pat-rotator.refs" (dict "v" $cfg "suffix" "-env")) -}}
@@ -107,9 +103,6 @@ variable from a Secret, a `*-file` path outside the mounted Secrets.
 {{- end -}}
 {{- $mounts := list -}}
 {{- range .Values.credentials.files -}}
-{{- if or (not .secretName) (not .mountPath) -}}
-{{- fail (printf "credentials.files entry %v needs secretName and mountPath" .) -}}
-{{- end -}}
 {{- $mounts = append $mounts (trimSuffix "/" .mountPath) -}}
 {{- end -}}
 {{- range splitList "\n" (include "pat-rotator.refs" (dict "v" $cfg "suffix" "-file")) -}}
