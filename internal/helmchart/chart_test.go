@@ -141,16 +141,22 @@ func decode(t *testing.T, manifests string) []object {
 			continue
 		}
 		// Through JSON, as kubectl sends it: numbers are float64, maps string-keyed.
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var o object
-		if err := json.Unmarshal(b, &o); err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, o)
+		objs = append(objs, viaJSON(t, v))
 	}
+}
+
+// viaJSON is v as encoding/json decodes it (also a deep copy).
+func viaJSON(t *testing.T, v any) object {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o object
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 // at walks a path of map keys and list indexes ("spec", "containers", 0).
@@ -613,7 +619,7 @@ func TestValidatorRefusesBrokenObjects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			o := deepCopy(t, find(t, objs, tt.kind))
+			o := viaJSON(t, find(t, objs, tt.kind))
 			if err := v.Validate(o); err != nil {
 				t.Fatalf("the unbroken %s fails: %v", tt.kind, err)
 			}
@@ -628,19 +634,6 @@ func TestValidatorRefusesBrokenObjects(t *testing.T) {
 			}
 		})
 	}
-}
-
-func deepCopy(t *testing.T, o object) object {
-	t.Helper()
-	b, err := json.Marshal(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c object
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestPackagedChart: `helm package` stores the content of files/alerts.yaml

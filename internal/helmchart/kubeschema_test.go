@@ -30,9 +30,9 @@ const (
 // per machine; ~21 MB for kubernetes).
 func moduleDir(mod string) (string, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", mod)
-	// Outside this module: the download must not touch go.mod or go.sum.
+	// Outside this module (a download with module@version changes no go.mod).
 	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

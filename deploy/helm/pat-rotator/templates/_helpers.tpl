@@ -133,7 +133,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    # A changed configuration rolls the pods (the daemon reads it at start).
+    # A changed configuration rolls the pods (pat-rotator reads it at start).
     checksum/config: {{ include "pat-rotator.config" . | sha256sum }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
