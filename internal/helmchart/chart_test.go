@@ -667,6 +667,28 @@ func TestPackagedChart(t *testing.T) {
 	}
 }
 
+// TestRulesMissing: a copy of the chart that lost the rules (the link not
+// followed) refuses to render an empty PrometheusRule.
+func TestRulesMissing(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pat-rotator")
+	if err := os.CopyFS(dir, os.DirFS(chart)); err != nil {
+		t.Fatal(err)
+	}
+	// CopyFS copies the link itself, dangling here: replace it with an empty file.
+	rules := filepath.Join(dir, "files", "alerts.yaml")
+	if err := os.Remove(rules); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := helm(t, "template", "pat-rotator", dir, "-f", filepath.Join(root, "examples", "helm", "daemon.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "files/alerts.yaml (a link to deploy/prometheus/alerts.yaml) is missing or empty") {
+		t.Errorf("a chart without its rules: %v", err)
+	}
+}
+
 // TestReadmeShowsTheValues: the README's Helm section shows each values
 // file the tests render, verbatim, and the commands that install them.
 func TestReadmeShowsTheValues(t *testing.T) {
