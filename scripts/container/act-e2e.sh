@@ -105,6 +105,10 @@ work=$run/repo
 mkdir -p "$work/e2e"
 cp "$REPO_ROOT/action.yml" "$work/action.yml"
 cp -r "$REPO_ROOT/e2e/act" "$work/e2e/act"
+# A git repository, as act expects (it takes github.sha and github.ref from it).
+git -C "$work" init --quiet
+git -C "$work" add --all
+git -C "$work" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "e2e copy of the action"
 pin=$REPO_ROOT/scripts/release/pin-action-image.sh
 if bash "$pin" --action-yml "$work/action.yml" "$registry/groo/pat-action:no-such-tag" >/dev/null 2>"$run/pin-refused.log"; then
 	die "pin-action-image.sh pinned a tag the registry does not have"
@@ -124,6 +128,12 @@ cmp -s "$run/action.yml.pinned" "$work/action.yml" || die "a second pin-action-i
 # The registry serves, under that digest, bytes that hash to it.
 [ "sha256:$("$CRANE" manifest "${want#docker://}" | sha256sum | cut -d' ' -f1)" = "$pushed_digest" ] ||
 	die "the registry's manifest for $want does not hash to its digest"
+# The run must pull the image, every byte of it: podman records the digests an
+# image was pushed or pulled under, and would find this one in its store. So
+# the built image goes (its ID noted), and the pull brings it back under the
+# same ID (the ID is its config's digest), tagged again after the run.
+built_id=$(podman image inspect --format '{{.Id}}' "$ACTION_IMAGE")
+podman rmi --force "$built_id" >/dev/null
 pin_end=$(date +%s.%N)
 pin_wall=$(awk -v s="$pin_start" -v e="$pin_end" 'BEGIN { printf "%.1f", e - s }')
 log "action.yml (copy in $work) pins $want (${pin_wall} s)"
@@ -194,6 +204,7 @@ set +e
 		--var "PAT_E2E_EMULATOR_URL=$url"
 ) >"$run/act.log" 2>&1 </dev/null
 act_rc=$?
+podman tag "${want#docker://}" "$ACTION_IMAGE" 2>/dev/null || true
 set -e
 end=$(date +%s.%N)
 wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')
@@ -215,8 +226,7 @@ grep -qF "$seed_token" "$run/act.log" && fail "the seed token's value appears in
 pulls_after=$(grep -cF "GET /v2/groo/pat-action/manifests/$pushed_digest" "$run/registry.log" || true)
 [ "$pulls_after" -gt "$pulls_before" ] || fail "act did not pull ${want#docker://} from the local registry (log: $run/registry.log)"
 pulled_id=$(podman image inspect --format '{{.Id}}' "${want#docker://}") || fail "podman has no image ${want#docker://} after the run"
-[ "$pulled_id" = "$(podman image inspect --format '{{.Id}}' "$ACTION_IMAGE")" ] ||
-	fail "the image pulled by digest ($pulled_id) is not the built $ACTION_IMAGE"
+[ "$pulled_id" = "$built_id" ] || fail "the image pulled by digest ($pulled_id) is not the built $ACTION_IMAGE ($built_id)"
 
 curl -sf "$url/_emulator/state" >"$run/state.json" || fail "GET $url/_emulator/state failed"
 new_token=$(jq -r --arg scope "$SCOPE" --arg name "$SECRET" \
