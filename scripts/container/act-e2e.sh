@@ -8,7 +8,8 @@
 # through podman's Docker API (which pulls the image by digest from the local
 # registry) against pat-emulator on 127.0.0.1, then asserts:
 #   - the pin: the digest written is the one podman pushed, only the image
-#     line changed, a second run changes nothing, an unknown tag is refused;
+#     line changed, a second run changes nothing, an unknown tag and a digest
+#     other than the pushed one are refused;
 #   - act pulled docker://127.0.0.1:PORT/groo/pat-action@sha256:… from the
 #     registry, and that image has the built image's ID;
 # and on the emulator's state and on act's log:
@@ -55,6 +56,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# await FILE SED-SCRIPT: waits up to 10 s for `sed -n SED-SCRIPT FILE` to
+# print something (the address line of a server started in the background)
+# and prints it; fails when nothing comes.
+await() {
+	local v
+	for _ in $(seq 100); do
+		v=$(sed -n "$2" "$1")
+		if [ -n "$v" ]; then
+			printf '%s\n' "$v"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # 1. act at the pinned version.
 act=$PAT_TOOLS_DIR/act
 if ! "$act" --version 2>/dev/null | grep -qx "act version ${ACT_VERSION#v}"; then
@@ -79,13 +96,8 @@ pin_start=$(date +%s.%N)
 crane_install || die "cannot install crane $CRANE_VERSION into $PAT_TOOLS_DIR"
 "$CRANE" registry serve --address 127.0.0.1:0 >"$run/registry.log" 2>&1 &
 pids+=($!)
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.* serving on port \([0-9]*\)$/\1/p' "$run/registry.log")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || die "crane registry serve did not start (log: $run/registry.log)"
+port=$(await "$run/registry.log" 's/.* serving on port \([0-9]*\)$/\1/p') ||
+	die "crane registry serve did not start (log: $run/registry.log)"
 registry=127.0.0.1:$port
 pushed=$registry/groo/pat-action:e2e
 cat >"$run/registries.conf" <<CONF
@@ -115,6 +127,12 @@ if bash "$pin" --action-yml "$work/action.yml" "$registry/groo/pat-action:no-suc
 fi
 grep -qF "cannot resolve the digest of $registry/groo/pat-action:no-such-tag" "$run/pin-refused.log" ||
 	die "pin-action-image.sh refused an unknown tag without saying so: $(cat "$run/pin-refused.log")"
+zeros=sha256:$(printf '0%.0s' $(seq 64))
+if bash "$pin" --expect "$zeros" --action-yml "$work/action.yml" "$pushed" >/dev/null 2>"$run/pin-refused.log"; then
+	die "pin-action-image.sh pinned $pushed although the push reported another digest"
+fi
+grep -qF "but the push reported $zeros" "$run/pin-refused.log" ||
+	die "pin-action-image.sh refused a digest mismatch without saying so: $(cat "$run/pin-refused.log")"
 cmp -s "$REPO_ROOT/action.yml" "$work/action.yml" || die "a refused pin changed action.yml"
 pinned=$(bash "$pin" --expect "$pushed_digest" --action-yml "$work/action.yml" "$pushed")
 want="docker://$registry/groo/pat-action@$pushed_digest"
@@ -174,13 +192,8 @@ jq -n --arg seed "$seed_token" --arg gh "$gh_token" --arg repo "$REPO" --arg sco
 }' >"$run/seed.json"
 "$PAT_E2E_DIR/bin/pat-emulator" --listen 127.0.0.1:0 --seed "$run/seed.json" >"$run/emulator.out" 2>"$run/emulator.log" &
 pids+=($!)
-url=
-for _ in $(seq 100); do
-	url=$(sed -n 's/^pat-emulator listening on \(http:[^ ]*\)$/\1/p' "$run/emulator.out")
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || die "pat-emulator did not start (log: $run/emulator.log)"
+url=$(await "$run/emulator.out" 's/^pat-emulator listening on \(http:[^ ]*\)$/\1/p') ||
+	die "pat-emulator did not start (log: $run/emulator.log)"
 log "pat-emulator at $url"
 
 # 5. The workflow under act. Secrets go through a file, not the command line.
