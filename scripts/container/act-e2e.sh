@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# The Action under a real runner (`make e2e-act`): builds the image from the
-# project's Dockerfile (stand-in base images, scripts/container/build.sh), runs
-# e2e/act/.github/workflows/rotate.yml with nektos/act through podman's Docker
-# API against pat-emulator on 127.0.0.1, then asserts on the emulator's state
-# and on act's log:
+# The Action under a real runner (`make e2e-act`), as a release ships it:
+# builds the image from the project's Dockerfile (stand-in base images,
+# scripts/container/build.sh), pushes it to a local registry (crane registry
+# serve on 127.0.0.1), pins a copy of action.yml to the pushed digest with the
+# release's own scripts/release/pin-action-image.sh, runs
+# e2e/act/.github/workflows/rotate.yml against that copy with nektos/act
+# through podman's Docker API (which pulls the image by digest from the local
+# registry) against pat-emulator on 127.0.0.1, then asserts:
+#   - the pin: the digest written is the one podman pushed, only the image
+#     line changed, a second run changes nothing, an unknown tag and a digest
+#     other than the pushed one are refused;
+#   - act pulled docker://127.0.0.1:PORT/groo/pat-action@sha256:… from the
+#     registry, and that image has the built image's ID;
+# and on the emulator's state and on act's log:
 #   - the secret repo:octo/app GROO_PAT holds a new live token, not the seed's;
 #   - the seed token is revoked; the emulator saw no invariant violation;
 #   - the outputs (token-id, rotated=true, ...) reached a later step;
 #   - a value was masked (::add-mask::) before the new token was first named;
 #   - neither the seed token nor the new one appears anywhere in act's log.
 # Needs root and scripts/container/deps.sh's packages. Prints the act run's
-# wall time. Work files live in $PAT_E2E_DIR (default /tmp/pat-e2e).
+# wall time and the pin's (registry, push, pin and its checks). Work files
+# live in $PAT_E2E_DIR (default /tmp/pat-e2e); the repository is not changed.
 #
 #   PAT_E2E_SKIP_BUILD=1  reuse the images already built (quicker reruns)
 #   PAT_BUILD_ROTATOR     passed to build.sh (default here: 0)
@@ -46,6 +56,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# await FILE SED-SCRIPT: waits up to 10 s for `sed -n SED-SCRIPT FILE` to
+# print something (the address line of a server started in the background)
+# and prints it; fails when nothing comes.
+await() {
+	local v
+	for _ in $(seq 100); do
+		v=$(sed -n "$2" "$1")
+		if [ -n "$v" ]; then
+			printf '%s\n' "$v"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # 1. act at the pinned version.
 act=$PAT_TOOLS_DIR/act
 if ! "$act" --version 2>/dev/null | grep -qx "act version ${ACT_VERSION#v}"; then
@@ -59,6 +85,76 @@ if [ "${PAT_E2E_SKIP_BUILD:-0}" = 1 ] && podman image exists "$ACTION_IMAGE" && 
 else
 	PAT_BUILD_ROTATOR=${PAT_BUILD_ROTATOR:-0} bash "$REPO_ROOT/scripts/container/build.sh"
 fi
+
+# 2b. The release's pin. crane's registry keeps blobs in memory; the port is
+# its own choice, so runs never meet a registry or a pulled name of an earlier
+# run. podman (this script's and the API service's) may reach it over plain
+# http through a registries.conf of this run only.
+pin_start=$(date +%s.%N)
+# shellcheck source=scripts/release/crane.sh
+. "$REPO_ROOT/scripts/release/crane.sh"
+crane_install || die "cannot install crane $CRANE_VERSION into $PAT_TOOLS_DIR"
+"$CRANE" registry serve --address 127.0.0.1:0 >"$run/registry.log" 2>&1 &
+pids+=($!)
+port=$(await "$run/registry.log" 's/.* serving on port \([0-9]*\)$/\1/p') ||
+	die "crane registry serve did not start (log: $run/registry.log)"
+registry=127.0.0.1:$port
+pushed=$registry/groo/pat-action:e2e
+cat >"$run/registries.conf" <<CONF
+[[registry]]
+location = "$registry"
+insecure = true
+CONF
+export CONTAINERS_REGISTRIES_CONF=$run/registries.conf
+podman push --quiet --digestfile "$run/pushed.digest" "$ACTION_IMAGE" "docker://$pushed" >/dev/null ||
+	die "podman push $ACTION_IMAGE to $pushed failed"
+pushed_digest=$(cat "$run/pushed.digest")
+log "pushed $ACTION_IMAGE as $pushed, digest $pushed_digest"
+
+# A copy of the action (action.yml and the e2e workflow) for act to run: the
+# pin rewrites the copy, never the repository's action.yml.
+work=$run/repo
+mkdir -p "$work/e2e"
+cp "$REPO_ROOT/action.yml" "$work/action.yml"
+cp -r "$REPO_ROOT/e2e/act" "$work/e2e/act"
+# A git repository, as act expects (it takes github.sha and github.ref from it).
+git -C "$work" init --quiet
+git -C "$work" add --all
+git -C "$work" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "e2e copy of the action"
+pin=$REPO_ROOT/scripts/release/pin-action-image.sh
+if bash "$pin" --action-yml "$work/action.yml" "$registry/groo/pat-action:no-such-tag" >/dev/null 2>"$run/pin-refused.log"; then
+	die "pin-action-image.sh pinned a tag the registry does not have"
+fi
+grep -qF "cannot resolve the digest of $registry/groo/pat-action:no-such-tag" "$run/pin-refused.log" ||
+	die "pin-action-image.sh refused an unknown tag without saying so: $(cat "$run/pin-refused.log")"
+zeros=sha256:$(printf '0%.0s' $(seq 64))
+if bash "$pin" --expect "$zeros" --action-yml "$work/action.yml" "$pushed" >/dev/null 2>"$run/pin-refused.log"; then
+	die "pin-action-image.sh pinned $pushed although the push reported another digest"
+fi
+grep -qF "but the push reported $zeros" "$run/pin-refused.log" ||
+	die "pin-action-image.sh refused a digest mismatch without saying so: $(cat "$run/pin-refused.log")"
+cmp -s "$REPO_ROOT/action.yml" "$work/action.yml" || die "a refused pin changed action.yml"
+pinned=$(bash "$pin" --expect "$pushed_digest" --action-yml "$work/action.yml" "$pushed")
+want="docker://$registry/groo/pat-action@$pushed_digest"
+[ "$pinned" = "$want" ] || die "pin-action-image.sh pinned '$pinned', want $want (the digest podman pushed)"
+grep -qxF "  image: $want" "$work/action.yml" || die "the pinned action.yml does not name $want"
+changed=$(diff "$REPO_ROOT/action.yml" "$work/action.yml" | grep -c '^[<>]' || true)
+[ "$changed" = 2 ] || die "the pin changed $changed lines of action.yml (diff: $(diff "$REPO_ROOT/action.yml" "$work/action.yml")), want the image line only"
+cp "$work/action.yml" "$run/action.yml.pinned"
+bash "$pin" --action-yml "$work/action.yml" "$pushed" >/dev/null 2>&1 || die "a second pin-action-image.sh run failed"
+cmp -s "$run/action.yml.pinned" "$work/action.yml" || die "a second pin-action-image.sh run changed action.yml"
+# The registry serves, under that digest, bytes that hash to it.
+[ "sha256:$("$CRANE" manifest "${want#docker://}" | sha256sum | cut -d' ' -f1)" = "$pushed_digest" ] ||
+	die "the registry's manifest for $want does not hash to its digest"
+# The run must pull the image, every byte of it: podman records the digests an
+# image was pushed or pulled under, and would find this one in its store. So
+# the built image goes (its ID noted), and the pull brings it back under the
+# same ID (the ID is its config's digest), tagged again after the run.
+built_id=$(podman image inspect --format '{{.Id}}' "$ACTION_IMAGE")
+podman rmi --force "$built_id" >/dev/null
+pin_end=$(date +%s.%N)
+pin_wall=$(awk -v s="$pin_start" -v e="$pin_end" 'BEGIN { printf "%.1f", e - s }')
+log "action.yml (copy in $work) pins $want (${pin_wall} s)"
 
 # 3. podman's Docker-compatible API, which act talks to.
 sock=$run/podman.sock
@@ -96,13 +192,8 @@ jq -n --arg seed "$seed_token" --arg gh "$gh_token" --arg repo "$REPO" --arg sco
 }' >"$run/seed.json"
 "$PAT_E2E_DIR/bin/pat-emulator" --listen 127.0.0.1:0 --seed "$run/seed.json" >"$run/emulator.out" 2>"$run/emulator.log" &
 pids+=($!)
-url=
-for _ in $(seq 100); do
-	url=$(sed -n 's/^pat-emulator listening on \(http:[^ ]*\)$/\1/p' "$run/emulator.out")
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || die "pat-emulator did not start (log: $run/emulator.log)"
+url=$(await "$run/emulator.out" 's/^pat-emulator listening on \(http:[^ ]*\)$/\1/p') ||
+	die "pat-emulator did not start (log: $run/emulator.log)"
 log "pat-emulator at $url"
 
 # 5. The workflow under act. Secrets go through a file, not the command line.
@@ -110,10 +201,11 @@ printf 'GROO_PAT=%s\nSECRETS_WRITER_TOKEN=%s\n' "$seed_token" "$gh_token" >"$run
 chmod 600 "$run/secrets"
 : >"$run/empty.env"
 log "act push -W $WORKFLOW"
+pulls_before=$(grep -cF "GET /v2/groo/pat-action/manifests/$pushed_digest" "$run/registry.log" || true)
 start=$(date +%s.%N)
 set +e
 (
-	cd "$REPO_ROOT" && ACT_DISABLE_VERSION_CHECK=1 HOME=$run "$act" push \
+	cd "$work" && ACT_DISABLE_VERSION_CHECK=1 HOME=$run "$act" push \
 		-W "$WORKFLOW" \
 		--bind --pull=false --rm \
 		-P "ubuntu-latest=$RUNNER_STANDIN" \
@@ -125,6 +217,7 @@ set +e
 		--var "PAT_E2E_EMULATOR_URL=$url"
 ) >"$run/act.log" 2>&1 </dev/null
 act_rc=$?
+podman tag "${want#docker://}" "$ACTION_IMAGE" 2>/dev/null || true
 set -e
 end=$(date +%s.%N)
 wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')
@@ -140,6 +233,13 @@ fail() {
 # The log must never carry a token, whatever else happened.
 grep -qF "$seed_token" "$run/act.log" && fail "the seed token's value appears in act's log"
 [ "$act_rc" = 0 ] || fail "act exited $act_rc"
+
+# act ran the pinned image: podman pulled it by digest from the registry
+# during the run, and it is the image that was built.
+pulls_after=$(grep -cF "GET /v2/groo/pat-action/manifests/$pushed_digest" "$run/registry.log" || true)
+[ "$pulls_after" -gt "$pulls_before" ] || fail "act did not pull ${want#docker://} from the local registry (log: $run/registry.log)"
+pulled_id=$(podman image inspect --format '{{.Id}}' "${want#docker://}") || fail "podman has no image ${want#docker://} after the run"
+[ "$pulled_id" = "$built_id" ] || fail "the image pulled by digest ($pulled_id) is not the built $ACTION_IMAGE ($built_id)"
 
 curl -sf "$url/_emulator/state" >"$run/state.json" || fail "GET $url/_emulator/state failed"
 new_token=$(jq -r --arg scope "$SCOPE" --arg name "$SECRET" \
@@ -178,4 +278,5 @@ out() { sed -n "s/.*| e2e-output $1=\(.*\)$/\1/p" "$run/act.log" | tail -n 1 | t
 size=$(podman image inspect --format '{{.Size}}' "$ACTION_IMAGE")
 printf 'e2e-act: PASS: secret %s %s now holds %s (live), tok_e2e_seed revoked, outputs reached a later step, no token in the log\n' \
 	"$SCOPE" "$SECRET" "$new_id"
-printf 'e2e-act: image %s %s bytes; act run wall time %s s\n' "$ACTION_IMAGE" "$size" "$wall"
+printf 'e2e-act: ran %s (pulled by digest, image ID %s)\n' "$want" "$pulled_id"
+printf 'e2e-act: image %s %s bytes; act run wall time %s s; registry, push and pin %s s\n' "$ACTION_IMAGE" "$size" "$wall" "$pin_wall"
