@@ -455,6 +455,7 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 				f.Status, f.RetryAfter, f.Message = fs.Status, fs.RetryAfter, fs.Message
 			}
 			f.Drop = f.Drop || fs.Drop
+			f.Queued = f.Queued || fs.Queued
 			if fs.Mangle != "" {
 				if f.Mangle != "" {
 					f.Mangle += ","
@@ -480,6 +481,16 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 // sleep waits d or until ctx ends; it reports whether the full time passed
 // with ctx still alive (a client that went away at the very end of the
 // latency gets nothing done either).
+// latency waits out f's latency for r: false when the client went away
+// first and the request must not act (unless it is queued).
+func latency(r *http.Request, f Fault) bool {
+	ctx := r.Context()
+	if f.Queued {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return sleep(ctx, f.Latency)
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true

@@ -121,13 +121,49 @@ func TestFaultLatencyHonoursCancellation(t *testing.T) {
 	// The test server's cleanup returns promptly only if the handler left.
 }
 
+// TestFaultQueuedActsAfterItsClientLeft: a queued request keeps its latency
+// and then acts, as one behind others at a busy server: the client that gave
+// up does not stop it.
+func TestFaultQueuedActsAfterItsClientLeft(t *testing.T) {
+	t.Parallel()
+	e, url := newTestServer(t, testSeed())
+	e.SetFaults([]Fault{{Route: RouteGrooCreate, Latency: 200 * time.Millisecond, Queued: true, Count: 1}})
+	arrived := e.WaitHit(RouteGrooCreate)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/account/tokens", strings.NewReader(`{"name":"queued"}`))
+		req.Header.Set("Authorization", bearer(patAlice))
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a cancelled request got an answer")
+	}
+	if n := len(e.State().LiveTokens("queued")); n != 0 {
+		t.Fatalf("%d tokens before the latency ended", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.State().LiveTokens("queued")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the queued request never acted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestFaultJSON(t *testing.T) {
 	t.Parallel()
 	var fs []Fault
-	if err := json.Unmarshal([]byte(`[{"route":"*","latency":"20ms"},{"route":"gh.secret.put","status":503,"retry_after":3,"count":2,"scope":"org:octo","drop":true,"latency":1000}]`), &fs); err != nil {
+	if err := json.Unmarshal([]byte(`[{"route":"*","latency":"20ms"},{"route":"gh.secret.put","status":503,"retry_after":3,"count":2,"scope":"org:octo","drop":true,"queued":true,"latency":1000}]`), &fs); err != nil {
 		t.Fatal(err)
 	}
-	want := []Fault{{Route: "*", Latency: 20 * time.Millisecond}, {Route: "gh.secret.put", Status: 503, RetryAfter: 3, Count: 2, Scope: "org:octo", Drop: true, Latency: time.Microsecond}}
+	want := []Fault{{Route: "*", Latency: 20 * time.Millisecond}, {Route: "gh.secret.put", Status: 503, RetryAfter: 3, Count: 2, Scope: "org:octo", Drop: true, Queued: true, Latency: time.Microsecond}}
 	if len(fs) != 2 || fs[0] != want[0] || fs[1] != want[1] {
 		t.Fatalf("got %+v", fs)
 	}

@@ -276,7 +276,7 @@ func (e *Emulator) serveGitHub(w http.ResponseWriter, r *http.Request, path, pre
 	defer release()
 
 	f, _ := e.takeFaults(q.route, q.scope)
-	if !sleep(r.Context(), f.Latency) {
+	if !latency(r, f) {
 		return
 	}
 	if f.Status != 0 {

@@ -146,7 +146,7 @@ func (e *Emulator) serveGroo(w http.ResponseWriter, r *http.Request, path string
 	e.recordHit(route)
 	e.log.Debug("groo request", "method", r.Method, "route", route)
 	f, _ := e.takeFaults(route, "")
-	if !sleep(r.Context(), f.Latency) {
+	if !latency(r, f) {
 		return
 	}
 	if f.Status != 0 {

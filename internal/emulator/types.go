@@ -174,7 +174,9 @@ func (s State) LiveTokens(name string) []TokenState {
 // receive it: when the client goes away during the latency (its timeout or
 // context ended), the request does not act at all. A slow write that its
 // client abandoned never lands. (A real server may act on receipt and be
-// slow to answer; Drop models the answer that never comes.)
+// slow to answer; Drop models the answer that never comes.) Queued keeps
+// the request alive through its latency all the same: it acts after its
+// client gave up, as one queued behind others at a busy server would.
 type Fault struct {
 	Route      string        `json:"route"`                 // route name (see Routes) or "*"
 	Scope      string        `json:"scope,omitempty"`       // scope key filter for GitHub routes
@@ -182,6 +184,7 @@ type Fault struct {
 	RetryAfter int           `json:"retry_after,omitempty"` // seconds, sent as retry-after with 429/403
 	Latency    time.Duration `json:"latency,omitempty"`     // JSON: Go duration string ("20ms")
 	Drop       bool          `json:"drop,omitempty"`        // act, then close the connection without an answer
+	Queued     bool          `json:"queued,omitempty"`      // act after the latency even if the client went away
 	Count      int           `json:"count,omitempty"`       // requests it hits; 0 = every request
 	Skip       int           `json:"skip,omitempty"`        // matching requests it lets pass before it applies
 	// Mangle damages Groo's token answers (groo.list, groo.create; other
@@ -220,6 +223,7 @@ type faultJSON struct {
 	RetryAfter int             `json:"retry_after,omitempty"`
 	Latency    json.RawMessage `json:"latency,omitempty"`
 	Drop       bool            `json:"drop,omitempty"`
+	Queued     bool            `json:"queued,omitempty"`
 	Count      int             `json:"count,omitempty"`
 	Skip       int             `json:"skip,omitempty"`
 	Mangle     string          `json:"mangle,omitempty"`
@@ -237,14 +241,14 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("fault latency: %w", err)
 	}
-	*f = Fault{Route: j.Route, Scope: j.Scope, Status: j.Status, RetryAfter: j.RetryAfter, Latency: lat, Drop: j.Drop, Count: j.Count,
-		Skip: j.Skip, Mangle: j.Mangle, Message: j.Message}
+	*f = Fault{Route: j.Route, Scope: j.Scope, Status: j.Status, RetryAfter: j.RetryAfter, Latency: lat, Drop: j.Drop, Queued: j.Queued,
+		Count: j.Count, Skip: j.Skip, Mangle: j.Mangle, Message: j.Message}
 	return nil
 }
 
 // MarshalJSON writes latency as a Go duration string.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Route: f.Route, Scope: f.Scope, Status: f.Status, RetryAfter: f.RetryAfter, Drop: f.Drop, Count: f.Count,
+	j := faultJSON{Route: f.Route, Scope: f.Scope, Status: f.Status, RetryAfter: f.RetryAfter, Drop: f.Drop, Queued: f.Queued, Count: f.Count,
 		Skip: f.Skip, Mangle: f.Mangle, Message: f.Message}
 	if f.Latency != 0 {
 		j.Latency, _ = json.Marshal(f.Latency.String())

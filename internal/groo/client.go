@@ -288,7 +288,7 @@ func (c *Client) Create(ctx context.Context, cred Token, req CreateRequest) (Tok
 	}
 	info, tok, err := decodeCreated(body)
 	if err != nil {
-		return info, Token{}, &OutcomeUnknownError{Op: op, Err: fmt.Errorf("groo %s: unusable answer: %w", op, err)}
+		return info, Token{}, &OutcomeUnknownError{Op: op, Err: fmt.Errorf("groo %s: unusable answer: %w", op, err), Answered: true}
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "groo token created",
 		slog.String("id", info.ID), slog.Any("token", tok))

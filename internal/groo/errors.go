@@ -17,6 +17,11 @@ var ErrInvalidRequest = errors.New("invalid request")
 type OutcomeUnknownError struct {
 	Op  string
 	Err error
+	// Answered: Groo answered (a 5xx, or a 2xx this client could not use),
+	// so its work on the request is over and a token it made is listed
+	// from now on. Without an answer the request may still be queued and
+	// act later: a list that lacks the token proves nothing.
+	Answered bool
 }
 
 func (e *OutcomeUnknownError) Error() string {

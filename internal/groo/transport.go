@@ -184,7 +184,7 @@ func (c *Client) judge(ctx context.Context, cred Token, k call, r attemptResult)
 		e.RetryAfter = max(wait, 0)
 		return true, wait, typedError(e)
 	case r.status >= 500 && k.mint:
-		return false, -1, &OutcomeUnknownError{Op: k.op, Err: e}
+		return false, -1, &OutcomeUnknownError{Op: k.op, Err: e, Answered: true}
 	case r.status >= 500:
 		return true, -1, e
 	}

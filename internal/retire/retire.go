@@ -72,6 +72,14 @@ func MintedBy(t groo.TokenInfo, attempt string) bool {
 	return attempt != "" && t.Description != nil && strings.Contains(*t.Description, "(attempt "+attempt+",")
 }
 
+// MintedByTry reports whether t's description names the attempt id and
+// that try of it: a lost try is settled only by its own token, not by an
+// earlier try's.
+func MintedByTry(t groo.TokenInfo, attempt string, try int) bool {
+	return attempt != "" && t.Description != nil &&
+		strings.Contains(*t.Description, fmt.Sprintf("(attempt %s, try %d,", attempt, try))
+}
+
 // WritesEndedBefore reports whether every write of x ended before ref, a
 // time on Groo's clock: x was minted more than its writer's window (plus
 // margin) before ref. An unknown time (zero) is never old enough.

@@ -66,6 +66,28 @@ func TestMintedBy(t *testing.T) {
 	}
 }
 
+func TestMintedByTry(t *testing.T) {
+	t.Parallel()
+	x := tok("a", t0, "2m")
+	d := Description("pat-rotator", "repo:octo/app GROO_PAT", "rot_0123456789abcdef", 2, 2*time.Minute)
+	x.Description = &d
+	for _, tt := range []struct {
+		attempt string
+		try     int
+		want    bool
+	}{
+		{"rot_0123456789abcdef", 2, true},
+		{"rot_0123456789abcdef", 1, false},
+		{"rot_0123456789abcdef", 20, false},
+		{"rot_0123", 2, false},
+		{"", 2, false},
+	} {
+		if got := MintedByTry(x, tt.attempt, tt.try); got != tt.want {
+			t.Errorf("MintedByTry(%q, %d) = %v, want %v", tt.attempt, tt.try, got, tt.want)
+		}
+	}
+}
+
 // TestRotationDecideClockSkew: whatever the offset between this machine's
 // clock and Groo's, a token is judged on Groo's clock alone. Local times
 // are skewed by ±15 minutes against Groo's in every case.

@@ -325,3 +325,43 @@ func TestMintRetriedWithinTheAttempt(t *testing.T) {
 		})
 	}
 }
+
+// TestLostMintThatActsLate: the first mint's client gives up (its timeout)
+// while Groo, busy, still holds the request and creates the token only after
+// the clean-up's lists looked for it; the second try is refused. The attempt
+// cannot know that nothing of it is live, and must not say so: its error
+// says a token of the attempt may be live (MintUnknown), and that token,
+// once it appears, names the attempt, so the next run can retire it. Before,
+// the error claimed a clean failure while the late token stayed live (I4).
+func TestLostMintThatActsLate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{noConformance: true})
+	const late = 3 * time.Second // past the timeout, the settle look and try 2
+	f.emu.SetFaults([]emulator.Fault{
+		{Route: emulator.RouteGrooCreate, Latency: late, Queued: true, Count: 1},
+		{Route: emulator.RouteGrooCreate, Status: http.StatusForbidden, Count: 1, Skip: 1},
+	})
+	_, err := f.engine(t, 300*time.Millisecond).Rotate(context.Background(), f.request())
+	var rerr *rotation.Error
+	if !errors.As(err, &rerr) || rerr.Step != rotation.StepMint || !rerr.MintUnknown {
+		t.Fatalf("want a mint failure that says a token of the attempt may be live, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "may be live") {
+		t.Errorf("the error does not tell the reader: %v", err)
+	}
+	// The queued mint lands: a live token of this attempt, as the error said.
+	var mine emulator.TokenState
+	deadline := time.Now().Add(late + 10*time.Second)
+	for mine.ID == "" && time.Now().Before(deadline) {
+		for _, tok := range f.emu.State().LiveTokens(f.useCase) {
+			if tok.ID != f.seedID && tok.Description != nil && strings.Contains(*tok.Description, ", try 1, write window") {
+				mine = tok
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if mine.ID == "" {
+		t.Fatal("the queued mint never landed")
+	}
+	f.checkI1(t)
+}

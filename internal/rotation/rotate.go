@@ -59,8 +59,10 @@ type Error struct {
 	// LeftLive is the id of a new token that this failed attempt could not
 	// revoke (outcome unknown, or the clean-up revoke itself failed).
 	LeftLive string
-	// MintUnknown is set when the mint's answer was lost and the clean-up
-	// could not even list the tokens: a token of this attempt may be live.
+	// MintUnknown is set when a mint's answer was lost and the clean-up
+	// could not list the tokens, or did not find that try's token (the
+	// server may act on a request after its client gave up on it): a token
+	// of this attempt may be live.
 	// It bears the use case's name and the attempt id in its description,
 	// so the next run (or audit --prune) retires it.
 	MintUnknown bool
@@ -74,7 +76,7 @@ func (e *Error) Error() string {
 	} else if e.LeftLive != "" {
 		s += " (could not revoke the new token " + e.LeftLive + "; the next run or an audit --prune retires it)"
 	} else if e.MintUnknown {
-		s += " (a token minted by this attempt may be live and could not be looked for; the next run or an audit --prune retires it)"
+		s += " (a token minted by this attempt may be live: Groo's answer to a mint was lost and the token was not found; its description names the attempt, so the next run or an audit --prune retires it)"
 	}
 	return s
 }
@@ -205,6 +207,10 @@ type attempt struct {
 	tokens    []groo.TokenInfo // the use case's list, read before the write
 	writeAt   time.Time        // local, when the write started
 	updatedAt *time.Time       // the secret's updated_at read before the write
+	// mintLost: a try's answer was lost and its token was not listed even
+	// after the settle wait. The server may still act on that request, so
+	// a failure of this attempt cannot promise that nothing of it is live.
+	mintLost bool
 }
 
 func (a *attempt) step(name string) {
@@ -244,6 +250,7 @@ func (a *attempt) finishFailed(ctx context.Context, rerr *Error) error {
 	if a.readsDone != nil {
 		a.readsDone.Wait()
 	}
+	rerr.MintUnknown = rerr.MintUnknown || a.mintLost
 	a.ev.Outcome = audit.OutcomeFailed
 	a.ev.Step = rerr.Step
 	a.ev.Error = rerr.Error()
@@ -376,7 +383,7 @@ func (a *attempt) mint(ctx context.Context) error {
 				left = append(left, info.ID)
 			}
 		}
-		more, cerr := a.cleanupLostMint(ctx, cred)
+		more, cerr := a.cleanupLostMint(ctx, cred, try, !mintAnswered(err))
 		left = append(left, more...)
 		if cerr != nil || len(left) > 0 || try >= a.cfg.MintTries || ctx.Err() != nil {
 			a.step(StepMint)
@@ -704,11 +711,22 @@ func mintMayHaveHappened(err error) bool {
 	return !errors.As(err, &api)
 }
 
+// mintAnswered reports whether Groo answered the failed mint at all (a
+// refusal, a 5xx, an unusable 2xx): then its work on it is over.
+func mintAnswered(err error) bool {
+	var unknown *groo.OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		return unknown.Answered
+	}
+	var api *groo.APIError
+	return errors.As(err, &api)
+}
+
 // cleanupLostMint finds tokens minted by this attempt whose answer was lost
 // (the description carries the attempt id) and revokes them. It returns the
 // ids it could not revoke, and an error when it could not list at all (after
 // retrying: a token of this attempt may then be live).
-func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) ([]string, error) {
+func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token, try int, unanswered bool) ([]string, error) {
 	rctx := context.WithoutCancel(ctx)
 	var tokens []groo.TokenInfo
 	var err error
@@ -728,8 +746,8 @@ func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) ([]strin
 		a.log.Error("could not look for a token minted by this failed attempt", "error", err.Error())
 		return nil, fmt.Errorf("look for a token this attempt may have minted (description contains %s): %w", a.res.AttemptID, err)
 	}
-	found := slices.ContainsFunc(tokens, func(t groo.TokenInfo) bool { return retire.MintedBy(t, a.res.AttemptID) })
-	if !found {
+	ofTry := func(t groo.TokenInfo) bool { return retire.MintedByTry(t, a.res.AttemptID, try) }
+	if !slices.ContainsFunc(tokens, ofTry) {
 		// A server that took the POST may still be acting on it after this
 		// client gave up: look once more, a moment later.
 		if serr := a.cfg.Sleep(rctx, lostMintSettle); serr == nil {
@@ -737,6 +755,9 @@ func (a *attempt) cleanupLostMint(ctx context.Context, cred groo.Token) ([]strin
 				tokens = again
 			}
 		}
+		// Not there yet is not never when Groo never answered: the request
+		// may still be queued.
+		a.mintLost = a.mintLost || unanswered && !slices.ContainsFunc(tokens, ofTry)
 	}
 	var left []string
 	for _, t := range tokens {

@@ -40,7 +40,7 @@ func TestGenerate(t *testing.T) {
 	}
 	for _, want := range []string{"drop-then-answer:gh.secret.put", "drop-then-slow:gh.secret.put", "drop:groo.create",
 		"latency:gh.secret.put", "status:groo.revoke", "mangle-omit-createdAt:groo.list", "mangle-bad-createdAt:groo.list",
-		"mangle-short-expiresAt:groo.create", "mangle-omit-expiresAt:groo.create"} {
+		"mangle-short-expiresAt:groo.create", "mangle-omit-expiresAt:groo.create", "queued:groo.create"} {
 		if !kinds[want] {
 			t.Errorf("no schedule of 2000 has a %s fault", want)
 		}

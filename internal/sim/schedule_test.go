@@ -122,6 +122,9 @@ func describeFault(f emulator.Fault) string {
 	}
 	if f.Latency > 0 {
 		parts = append(parts, "latency "+f.Latency.String())
+		if f.Queued {
+			parts = append(parts, "acting even when its client gave up")
+		}
 	}
 	if f.Mangle != "" {
 		parts = append(parts, f.Mangle)
@@ -275,6 +278,12 @@ func genFault(r *rand.Rand, w time.Duration) FaultSpec {
 	case p < 45:
 		return FaultSpec{Kind: "drop:" + route, Faults: []emulator.Fault{{Route: route, Drop: true, Count: 1, Skip: skip}}}
 	case p < 65:
+		if route == emulator.RouteGrooCreate && r.IntN(2) == 0 {
+			// A busy Groo that mints after its client gave up. (Only a mint:
+			// the write window rests on a PUT its client abandoned never
+			// landing later, docs/design.md.)
+			return FaultSpec{Kind: "queued:" + route, Faults: []emulator.Fault{{Route: route, Latency: scaled(r, w), Queued: true, Count: 1, Skip: skip}}}
+		}
 		return FaultSpec{Kind: "latency:" + route, Faults: []emulator.Fault{{Route: route, Latency: scaled(r, w), Count: 1 + r.IntN(2), Skip: skip}}}
 	case p < 80:
 		status, ra := pickStatus(r, route, groo)
