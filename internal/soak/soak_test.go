@@ -470,4 +470,3 @@ func overlapping(spans []span) []overlap {
 	}
 	return out
 }
-
