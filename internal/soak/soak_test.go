@@ -28,6 +28,8 @@ import (
 var (
 	soakDuration = flag.Duration("soak.duration", 20*time.Second, "how long the soak test runs faults and kills (make bench: 2m)")
 	soakSeed     = flag.Uint64("soak.seed", 0, "the soak's seed (chaos, kills, the restart's moment); 0 picks one, printed to replay")
+	soakRate     = flag.Float64("soak.rate", 0.12, "the fraction of Groo and GitHub requests the emulator fails at random (at least 0.1)")
+	soakKills    = flag.Duration("soak.kill-every", 3*time.Second, "the mean time between two SIGKILLs of a replica")
 )
 
 // soakParams shape one soak run.
@@ -61,7 +63,7 @@ func defaultParams(d time.Duration) soakParams {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	return soakParams{replicas: 3, targets: 32, duration: d, seed: seed, rate: 0.12, killEvery: 3 * time.Second}
+	return soakParams{replicas: 3, targets: 32, duration: d, seed: seed, rate: *soakRate, killEvery: *soakKills}
 }
 
 // TestSoak runs 3 replicas of the built pat-rotator on one PostgreSQL, 32
@@ -131,6 +133,16 @@ type killRecord struct {
 func runSoak(t testing.TB, p soakParams) soakResult {
 	t.Helper()
 	res := soakResult{p: p}
+	if p.rate < 0.1 {
+		t.Fatalf("chaos rate %g: the soak fails at least 10%% of requests; use -soak.rate 0.1 or more", p.rate)
+	}
+	// Progress lines for a test; a benchmark prints only its soak line.
+	progress := func(format string, args ...any) {
+		if tt, ok := t.(*testing.T); ok {
+			tt.Helper()
+			tt.Logf(format, args...)
+		}
+	}
 	bin := rotatorBinary(t)
 	rng := rand.New(rand.NewPCG(p.seed, p.seed+1))
 
@@ -230,7 +242,7 @@ targets:
 				t.Fatalf("restart PostgreSQL: %v", err)
 			}
 			restarted = true
-			t.Logf("PostgreSQL restarted at +%s", time.Since(began).Round(time.Millisecond))
+			progress("PostgreSQL restarted at +%s", time.Since(began).Round(time.Millisecond))
 			continue
 		}
 		if next.After(end) {
@@ -253,7 +265,7 @@ targets:
 	}
 	stopped := emu.State().Now
 	res.kills = len(kills)
-	t.Logf("faults and kills stopped at +%s: %d kills", time.Since(began).Round(time.Millisecond), len(kills))
+	progress("faults and kills stopped at +%s: %d kills", time.Since(began).Round(time.Millisecond), len(kills))
 
 	// Every target rotates once the faults stopped.
 	ctx := context.Background()
