@@ -344,6 +344,7 @@ targets:
 			fail("attempt %s of %q is still \"started\" after every replica stopped (I7)", e.ID, e.UseCase)
 		}
 	}
+	abandonedKilled, abandonedExpired := 0, 0
 	for _, s := range spans {
 		e, ok := byID[s.attempt]
 		if !ok {
@@ -361,7 +362,12 @@ targets:
 			if m != nil {
 				pid, _ = strconv.Atoi(m[2])
 			}
-			if !killedPIDs[pid] && !strings.Contains(e.Error, "expired") {
+			switch {
+			case killedPIDs[pid]:
+				abandonedKilled++
+			case strings.Contains(e.Error, "expired"):
+				abandonedExpired++
+			default:
 				fail("attempt %s was abandoned (%q), but its holder was not killed and its lease did not expire", e.ID, e.Error)
 			}
 		}
@@ -369,6 +375,13 @@ targets:
 	if res.rotations == 0 {
 		fail("no rotation succeeded")
 	}
+	outcomes := map[audit.Outcome]int{}
+	for _, e := range events {
+		outcomes[e.Outcome]++
+	}
+	progress("%d attempts minted; events: %d succeeded, %d failed, %d abandoned (%d minting: %d of a killed holder, %d of an expired lease)",
+		len(spans), outcomes[audit.OutcomeSucceeded], outcomes[audit.OutcomeFailed], outcomes[audit.OutcomeAbandoned],
+		abandonedKilled+abandonedExpired, abandonedKilled, abandonedExpired)
 	return res
 }
 
