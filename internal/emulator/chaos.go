@@ -184,35 +184,62 @@ func (e *Emulator) chaosCounts() map[string]int {
 	return out
 }
 
+// ExpiredHolding is one stretch during which a secret held an expired
+// token (ExpiredHoldings), on the emulator's clock.
+type ExpiredHolding struct {
+	Scope, Name string
+	TokenID     string
+	From, To    time.Time
+}
+
 // ExpiredExposure is, from the journal's history of secret writes, the
-// total time secrets held a token past its expiry, up to now: for each
-// secret, each stretch between a write (or seed) and the next write or
-// delete of it (or now) during which the token it held had expired, summed
-// over every secret. Expiry is on Groo's clock and converted with the Groo
-// clock offset in force when the token was created. A revoked token is I1's and the monitor's
-// (Violations), not counted here; a value that is no Groo token is not
-// counted either. It needs no polling: the history is exact.
+// total time secrets held a token past its expiry, up to now: the sum of
+// ExpiredHoldings. It needs no polling: the history is exact.
 func (e *Emulator) ExpiredExposure() time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.expiredExposure()
 }
 
+// ExpiredHoldings lists, from the journal's history of secret writes, every
+// stretch during which a secret held an expired token, up to now: for each
+// secret, the part past the token's expiry of each stretch between a write
+// (or seed) and the next write or delete of it (or now). Expiry is on
+// Groo's clock and converted with the Groo clock offset in force when the
+// token was created. A revoked token is I1's and the monitor's
+// (Violations), not listed here; a value that is no Groo token is not
+// listed either.
+func (e *Emulator) ExpiredHoldings() []ExpiredHolding {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.expiredHoldings()
+}
+
 // expiredExposure is ExpiredExposure. Callers hold e.mu.
 func (e *Emulator) expiredExposure() time.Duration {
+	var total time.Duration
+	for _, h := range e.expiredHoldings() {
+		total += h.To.Sub(h.From)
+	}
+	return total
+}
+
+// expiredHoldings is ExpiredHoldings. Callers hold e.mu.
+func (e *Emulator) expiredHoldings() []ExpiredHolding {
 	type holding struct {
 		token string
 		since time.Time
 	}
-	var total time.Duration
-	count := func(h holding, until time.Time) {
+	var out []ExpiredHolding
+	count := func(key string, h holding, until time.Time) {
 		t, ok := e.tokenByID[h.token]
 		if !ok || t.expiresAt == nil {
 			return
 		}
 		expired := t.expiresAt.Add(-t.offset) // on the emulator's clock
 		if from := maxTime(h.since, expired); until.After(from) {
-			total += until.Sub(from)
+			scope, name, _ := strings.Cut(key, "\x00")
+			out = append(out, ExpiredHolding{Scope: scope, Name: name, TokenID: h.token, From: from, To: until})
 		}
 	}
 	held := map[string]holding{} // scope + "\x00" + name
@@ -224,7 +251,7 @@ func (e *Emulator) expiredExposure() time.Duration {
 		}
 		key := j.Scope + "\x00" + j.Name
 		if h, ok := held[key]; ok {
-			count(h, j.Time)
+			count(key, h, j.Time)
 			delete(held, key)
 		}
 		if j.Kind != JournalDelete && j.TokenID != "" {
@@ -232,10 +259,10 @@ func (e *Emulator) expiredExposure() time.Duration {
 		}
 	}
 	now := e.now()
-	for _, h := range held {
-		count(h, now)
+	for _, key := range sortedKeys(held) {
+		count(key, held[key], now)
 	}
-	return total
+	return out
 }
 
 func maxTime(a, b time.Time) time.Time {

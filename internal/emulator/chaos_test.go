@@ -210,6 +210,11 @@ func TestExpiredExposure(t *testing.T) {
 	if st.ExpiredExposure != 5 {
 		t.Fatalf("state's exposure %vs, want 5 (3 + 2)", st.ExpiredExposure)
 	}
+	hs := e.ExpiredHoldings()
+	if len(hs) != 2 || hs[0].Scope != "repo:octo/app" || hs[0].Name != "A" || hs[0].To.Sub(hs[0].From) != 3*time.Second ||
+		hs[1].Scope != "repo:octo/web" || hs[1].To.Sub(hs[1].From) != 2*time.Second {
+		t.Errorf("holdings %+v, want A for 3s and B for 2s", hs)
+	}
 	if len(st.Violations) != 0 {
 		t.Errorf("violations %v: expiry is not I1's revoke", st.Violations)
 	}

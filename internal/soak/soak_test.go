@@ -67,7 +67,12 @@ func defaultParams(d time.Duration) soakParams {
 }
 
 // TestSoak runs 3 replicas of the built pat-rotator on one PostgreSQL, 32
-// targets on "@every 4s" with a 90 s TTL, the emulator failing 12% of the
+// targets on "@every 4s" with a 90 s TTL (a write window of 20 s; the TTL
+// outlasts a few attempts in a row stalled by timeout faults: GitHub's
+// client sets no timeout of its own, so a stalled request holds its attempt,
+// and the use case's lease, for up to the write window; with a 30 s TTL such
+// runs of stalls do leave a secret holding an expired token for seconds),
+// the emulator failing 12% of the
 // Groo and GitHub requests at random (5xx, 429, timeouts longer than the
 // Groo client waits, answers dropped after acting), a random replica
 // SIGKILLed and restarted about every 3 s and PostgreSQL restarted once
@@ -308,6 +313,10 @@ targets:
 	}
 	if st.ExpiredExposure != 0 {
 		fail("secrets held expired tokens for %g s in total, want 0", st.ExpiredExposure)
+		for _, h := range emu.ExpiredHoldings() {
+			fail("  %s %s held expired %s from +%s to +%s", h.Scope, h.Name, h.TokenID,
+				h.From.Sub(began).Round(time.Millisecond), h.To.Sub(began).Round(time.Millisecond))
+		}
 	}
 	for _, k := range emulator.ChaosKinds {
 		if st.ChaosFaults[k] == 0 {
