@@ -219,16 +219,19 @@ func TestKillDuringRetryBackoff(t *testing.T) {
 	}
 }
 
-// holdingReceiver is a webhook receiver that records every notification
-// whose body it read in full, and holds the first one of hold's event
-// without answering until its client goes away.
+// holdingReceiver is a webhook receiver that answers 204 to every
+// notification but the first one of hold's event, which it holds without
+// answering until its sender goes away. A notification counts as delivered
+// when the receiver answered it: the held one was read but never
+// acknowledged, and its sender cannot know whether it was acted on.
 type holdingReceiver struct {
 	hold string
 	held chan struct{} // closed when it holds one
 
-	mu     sync.Mutex
-	events []map[string]any
-	once   sync.Once
+	mu        sync.Mutex
+	received  []map[string]any // read in full
+	delivered []map[string]any // answered 204
+	once      sync.Once
 }
 
 func (h *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +242,7 @@ func (h *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mu.Lock()
-	h.events = append(h.events, m)
+	h.received = append(h.received, m)
 	h.mu.Unlock()
 	holding := false
 	if m["event"] == h.hold {
@@ -251,13 +254,14 @@ func (h *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+	h.mu.Lock()
+	h.delivered = append(h.delivered, m)
+	h.mu.Unlock()
 }
 
-func (h *holdingReceiver) count(event, target string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func count(ms []map[string]any, event, target string) int {
 	n := 0
-	for _, m := range h.events {
+	for _, m := range ms {
 		if m["event"] == event && (target == "" || strings.Contains(fmt.Sprint(m["target"]), target)) {
 			n++
 		}
@@ -265,11 +269,17 @@ func (h *holdingReceiver) count(event, target string) int {
 	return n
 }
 
+func (h *holdingReceiver) counts(event, target string) (received, delivered int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return count(h.received, event, target), count(h.delivered, event, target)
+}
+
 func (h *holdingReceiver) summary() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
-	for _, m := range h.events {
+	for _, m := range h.received {
 		out = append(out, fmt.Sprintf("%v %v", m["event"], m["target"]))
 	}
 	return strings.Join(out, "; ")
@@ -277,16 +287,14 @@ func (h *holdingReceiver) summary() string {
 
 // TestKillWhileNotifying: pat-rotator is SIGKILLed while its webhook
 // notification (its Groo credential expires within expiry-warning) is in
-// flight: the receiver read it and holds the request unanswered. After a
-// restart the notification is not sent again: the receiver has it once,
-// not lost (it has the whole body) and not a storm. The dead process
-// claimed the occurrence in the store before sending (one sender per
-// occurrence, across replicas and restarts), so the restart, which sees the
-// same condition with the same start, leaves it. The restart's own
-// conditions are still notified: its start-up rotation fails twice
-// (rotation-failing), then succeeds (recovered); these come after the
-// credential's in the notifier's queue, so once the receiver has them the
-// restart has had its chance to resend.
+// flight: the receiver holds the request unanswered. After a restart the
+// notification is delivered once: not lost (the restart sends it again,
+// since its sender died before the receiver acknowledged it) and not a
+// storm (the receiver is sent it twice in all, the held request and the
+// one delivery). The restart's own conditions are notified too: its
+// start-up rotation fails twice (rotation-failing), then succeeds
+// (recovered); they come after the credential's in the notifier's queue,
+// so once the receiver has them the restart has had its chance to send.
 func TestKillWhileNotifying(t *testing.T) {
 	bin := rotatorBinary(t)
 	rec := &holdingReceiver{hold: "credential-expiring", held: make(chan struct{})}
@@ -311,7 +319,7 @@ notify: {webhooks: [{url-env: SOAK_WEBHOOK}], failed-runs: 2, expiry-warning: 7d
 	second := startRun(t, bin, s.config, s.env)
 	s.rotated(t, second, 60*time.Second)
 	deadline := time.Now().Add(60 * time.Second)
-	for rec.count("recovered", "octo/app") == 0 {
+	for _, n := rec.counts("recovered", "octo/app"); n == 0; _, n = rec.counts("recovered", "octo/app") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no recovered notification after the rotation; received: %s; stderr:\n%s", rec.summary(), second.tail(60, nil))
 		}
@@ -320,11 +328,12 @@ notify: {webhooks: [{url-env: SOAK_WEBHOOK}], failed-runs: 2, expiry-warning: 7d
 	if err := second.stop(30 * time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, second.tail(60, nil))
 	}
-	if n := rec.count("credential-expiring", ""); n != 1 {
-		t.Errorf("the credential-expiring notification reached the receiver %d times, want once; received: %s", n, rec.summary())
+	if got, n := rec.counts("credential-expiring", ""); got != 2 || n != 1 {
+		t.Errorf("the credential-expiring notification was sent %d times and delivered %d times, want sent twice (held, then again) and delivered once; received: %s",
+			got, n, rec.summary())
 	}
-	if n := rec.count("rotation-failing", "octo/app"); n != 1 {
-		t.Errorf("rotation-failing reached the receiver %d times, want once; received: %s", n, rec.summary())
+	if got, n := rec.counts("rotation-failing", "octo/app"); got != 1 || n != 1 {
+		t.Errorf("rotation-failing was sent %d times and delivered %d times, want once; received: %s", got, n, rec.summary())
 	}
 	for _, p := range []*proc{first, second} {
 		if strings.Contains(p.stderr.String(), "s3cr3t") {
