@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -89,7 +90,7 @@ func (c Chaos) MarshalJSON() ([]byte, error) {
 // check refuses a setting that cannot be applied, naming the fix.
 func (c Chaos) check() error {
 	var errs []error
-	if c.Rate < 0 || c.Rate > 1 || c.Rate != c.Rate {
+	if c.Rate < 0 || c.Rate > 1 || math.IsNaN(c.Rate) {
 		errs = append(errs, fmt.Errorf("chaos rate %v is out of range; use a fraction from 0 (off) to 1, e.g. 0.1", c.Rate))
 	}
 	for _, k := range c.Kinds {

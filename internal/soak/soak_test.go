@@ -148,6 +148,7 @@ func runSoak(t testing.TB, p soakParams) soakResult {
 			tt.Logf(format, args...)
 		}
 	}
+	progress("soak seed %d (-soak.seed %d replays it)", p.seed, p.seed)
 	bin := rotatorBinary(t)
 	rng := rand.New(rand.NewPCG(p.seed, p.seed+1))
 

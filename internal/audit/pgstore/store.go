@@ -742,14 +742,14 @@ func (s *Store) Claim(ctx context.Context, key, holder string) (bool, error) {
 		}
 		var prev string
 		var done bool
-		if err := tx.QueryRow(ctx, `SELECT holder, done FROM claims WHERE key = $1 FOR UPDATE`, key).Scan(&prev, &done); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT holder, done FROM claims WHERE key = $1 FOR UPDATE`, text(key)).Scan(&prev, &done); err != nil {
 			return err
 		}
 		switch {
-		case prev == holder:
+		case prev == text(holder):
 			won = !done
 		case !done && audit.HolderGone(prev):
-			if _, err := tx.Exec(ctx, `UPDATE claims SET holder = $2, claimed_at = now() WHERE key = $1`, key, text(holder)); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE claims SET holder = $2, claimed_at = now() WHERE key = $1`, text(key), text(holder)); err != nil {
 				return err
 			}
 			won = true
@@ -764,7 +764,7 @@ func (s *Store) Claim(ctx context.Context, key, holder string) (bool, error) {
 
 // ClaimDone marks holder's claim of key done.
 func (s *Store) ClaimDone(ctx context.Context, key, holder string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE claims SET done = true WHERE key = $1 AND holder = $2`, key, holder); err != nil {
+	if _, err := s.pool.Exec(ctx, `UPDATE claims SET done = true WHERE key = $1 AND holder = $2`, text(key), text(holder)); err != nil {
 		return fmt.Errorf("claim %q done: %w", key, err)
 	}
 	return nil
