@@ -68,6 +68,7 @@ bench: test-deps
 	$(GO) test -run '^$$' -bench 'Seal' -benchmem ./internal/ghsecret/ ./internal/rotation/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/daemon/
 	$(GO) test -run '^$$' -bench '^BenchmarkSimulation$$' -benchtime 1x ./internal/sim/
+	$(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x -timeout 15m ./internal/soak/
 
 lint:
 	bash scripts/lint.sh

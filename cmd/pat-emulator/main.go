@@ -52,7 +52,7 @@ func exitStatus(err error) int {
 	return 3
 }
 
-const help = `usage: pat-emulator [--listen ADDR] [--seed FILE] [--verbose]
+const help = `usage: pat-emulator [--listen ADDR] [--seed FILE] [--chaos RATE [--chaos-seed N]] [--verbose]
 
 Serves stateful emulators of the Groo Accounts API and of GitHub's secrets API
 on one address, and prints "pat-emulator listening on URL" once it listens.
@@ -64,6 +64,12 @@ Flags:
       address to listen on (default 127.0.0.1:8080)
   --seed FILE
       JSON seed file: users, tokens, repositories, environments, secrets
+  --chaos RATE
+      fail this fraction (0..1) of the API requests at random: 5xx, 429,
+      timeouts and answers dropped after acting (POST /_emulator/chaos
+      changes or stops it)
+  --chaos-seed N
+      the chaos's random seed (default 1)
   --verbose
       log every request to stderr (-v for short)
   --version
@@ -76,6 +82,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {}
 	listen := fs.String("listen", "127.0.0.1:8080", "")
 	seedFile := fs.String("seed", "", "")
+	chaosRate := fs.Float64("chaos", 0, "")
+	chaosSeed := fs.Uint64("chaos-seed", 1, "")
 	verbose := fs.Bool("verbose", false, "")
 	fs.BoolVar(verbose, "v", false, "")
 	version := fs.Bool("version", false, "")
@@ -118,6 +126,10 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := e.Seed(s); err != nil {
 			return &usageError{fmt.Errorf("seed from %s: %w", *seedFile, err)}
 		}
+	}
+
+	if err := e.SetChaos(emulator.Chaos{Rate: *chaosRate, Seed: *chaosSeed}); err != nil {
+		return &usageError{fmt.Errorf("--chaos: %w", err)}
 	}
 
 	url, shutdown, err := emulator.Start(*listen, e)

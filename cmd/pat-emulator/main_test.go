@@ -148,6 +148,44 @@ func TestRealMain(t *testing.T) {
 	}
 }
 
+// TestRealMainChaos: --chaos and --chaos-seed set the emulator's random
+// faults, which the admin API reads back.
+func TestRealMainChaos(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{ch: make(chan struct{})}
+	printed := out.ch
+	done := make(chan error, 1)
+	go func() {
+		done <- realMain(ctx, []string{"--listen", "127.0.0.1:0", "--chaos", "0.25", "--chaos-seed", "9"}, out, io.Discard)
+	}()
+	select {
+	case <-printed:
+	case err := <-done:
+		t.Fatalf("realMain returned early: %v", err)
+	}
+	out.mu.Lock()
+	url := strings.TrimPrefix(strings.TrimSpace(out.b.String()), "pat-emulator listening on ")
+	out.mu.Unlock()
+	res, err := http.Get(url + "/_emulator/chaos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Rate float64 `json:"rate"`
+		Seed uint64  `json:"seed"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&c)
+	res.Body.Close()
+	if err != nil || c.Rate != 0.25 || c.Seed != 9 {
+		t.Errorf("chaos %+v %v, want rate 0.25 seed 9", c, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("realMain: %v", err)
+	}
+}
+
 func TestRealMainErrors(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.json")
@@ -164,6 +202,7 @@ func TestRealMainErrors(t *testing.T) {
 		{"stray argument", []string{"extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
 		{"bad address", []string{"--listen", "127.0.0.1:notaport"}, "listen"},
+		{"chaos out of range", []string{"--listen", "127.0.0.1:0", "--chaos", "2"}, "--chaos: chaos rate 2 is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,9 +31,19 @@ type Store interface {
 }
 
 // Claims let one process of several act once: the first to claim a key
-// wins, for ever (a notification sent once, whichever replica saw it).
+// wins (a notification sent once, whichever replica saw it). A claim names
+// its holder ("host/pid/random", as leases do) and holds until the holder
+// marks it done; a claim not done whose holder ran on this host in a
+// process that is gone (HolderGone) is won by the next claimer, so that an
+// act its holder died in the middle of (a webhook POST in flight) is not
+// lost. A done claim stays won for ever.
 type Claims interface {
-	Claim(ctx context.Context, key string) (bool, error)
+	// Claim reports whether holder has key now: it claimed it first, it
+	// held it already, or it took it over from a dead holder.
+	Claim(ctx context.Context, key, holder string) (bool, error)
+	// ClaimDone marks holder's claim of key done: the act is over and no
+	// other claimer may win it. A key holder does not hold is left alone.
+	ClaimDone(ctx context.Context, key, holder string) error
 }
 
 // EventLog reads the rotation events back.

@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 			return nil, err
 		}
 	}
-	if d.notifier, err = newNotifier(cfg, opts.Getenv, d.store, d.log); err != nil {
+	if d.notifier, err = newNotifier(cfg, opts.Getenv, storeClaimer{claims: d.store, holder: d.holder}, d.log); err != nil {
 		return nil, err
 	}
 	for _, tc := range cfg.Targets {

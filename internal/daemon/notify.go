@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/groo/pat-action/internal/audit"
 	"github.com/groo/pat-action/internal/config"
 	"github.com/groo/pat-action/internal/notify"
 )
@@ -34,6 +35,24 @@ func newNotifier(cfg *config.Config, getenv func(string) string, claims notify.C
 		return nil, fmt.Errorf("%w: notify: %w", ErrCredential, err)
 	}
 	return n, nil
+}
+
+// storeClaimer is the store's claims as the notifier's, in the name of
+// this daemon's lease holder ("host/pid/random"): a notification claimed by
+// a process that died before it was sent is the next claimer's.
+type storeClaimer struct {
+	claims audit.Claims
+	holder string
+}
+
+var _ notify.Claimer = storeClaimer{}
+
+func (c storeClaimer) Claim(ctx context.Context, key string) (bool, error) {
+	return c.claims.Claim(ctx, key, c.holder)
+}
+
+func (c storeClaimer) Done(ctx context.Context, key string) error {
+	return c.claims.ClaimDone(ctx, key, c.holder)
 }
 
 // observe tells the notifier every condition that is true now; it sends

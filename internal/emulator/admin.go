@@ -49,6 +49,19 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, sub string
 		}
 		e.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
+	case sub == "chaos" && r.Method == http.MethodPost:
+		var c Chaos
+		if err := decodeJSON(r, &c); err != nil {
+			bad(err)
+			return
+		}
+		if err := e.SetChaos(c); err != nil {
+			bad(err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case sub == "chaos" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, e.Chaos())
 	case sub == "clock" && r.Method == http.MethodPost:
 		var body struct {
 			GrooOffset json.RawMessage `json:"groo_offset"`
@@ -101,6 +114,6 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, sub string
 		id, _ := e.PublicKey(body.Scope)
 		writeJSON(w, http.StatusOK, map[string]string{"scope": body.Scope, "key_id": id})
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown admin route: use GET state, GET journal, POST seed, POST faults, POST ratelimits, POST clock, POST rotate-key"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown admin route: use GET state, GET journal, POST seed, POST faults, POST chaos, POST ratelimits, POST clock, POST rotate-key"})
 	}
 }

@@ -31,7 +31,7 @@ func TestAdminAPI(t *testing.T) {
 
 	// State: the documented JSON shape.
 	r := call(t, "GET", url+"/_emulator/state", "", nil).want(t, 200)
-	if got := keysOf(r.body); got != "groo_now,hits,now,rate_limit_breaches,secrets,tokens,violations" {
+	if got := keysOf(r.body); got != "chaos_faults,expired_exposure_seconds,groo_now,hits,now,rate_limit_breaches,secrets,tokens,violations" {
 		t.Fatalf("state keys %s", got)
 	}
 	tok := r.body["tokens"].([]any)[0].(map[string]any)

@@ -20,7 +20,10 @@
 // For simulations (internal/sim) it also runs Groo's clock offset from
 // GitHub's (SetGrooClockOffset), takes ordered sequences of faults on one
 // route (Fault.Skip), damages Groo's token answers (Fault.Mangle), and keeps
-// a journal of every change it made, by token id (Journal).
+// a journal of every change it made, by token id (Journal). For soak tests
+// it fails a seeded random fraction of requests (SetChaos, State().ChaosFaults)
+// and measures from the journal how long secrets held expired tokens
+// (ExpiredExposure).
 package emulator
 
 import (
@@ -122,6 +125,7 @@ type Emulator struct {
 	secrets       map[string]map[string]*ghSecret // scope key -> NAME -> secret
 
 	faults     []*faultState
+	chaos      chaosState
 	limits     RateLimits
 	rl         map[string]*rlState
 	breaches   int
@@ -340,6 +344,8 @@ func (e *Emulator) State() State {
 		Violations:        append([]string{}, e.violations...),
 		Hits:              map[string]int{},
 		RateLimitBreaches: e.breaches,
+		ChaosFaults:       e.chaosCounts(),
+		ExpiredExposure:   e.expiredExposure().Seconds(),
 	}
 	for k, v := range e.hits {
 		st.Hits[k] = v
@@ -437,7 +443,8 @@ func bufferBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 // takeFaults consumes the faults matching one request and merges them:
 // latencies add up, the first status wins, any drop drops, mangles combine.
-// A fault still skipping lets the request pass and counts it.
+// A fault still skipping lets the request pass and counts it. A request no
+// fault matched may draw one from the chaos (SetChaos).
 func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -475,6 +482,9 @@ func (e *Emulator) takeFaults(route, scope string) (f Fault, matched bool) {
 		e.faults[i] = nil
 	}
 	e.faults = kept
+	if !matched {
+		f, matched = e.drawChaos()
+	}
 	return f, matched
 }
 

@@ -27,6 +27,9 @@ type grooToken struct {
 	revokedAt   *time.Time
 	forbidden   bool
 	verified    bool // journaled its first GET /v1/auth/me
+	// offset is Groo's clock offset when the token was added: its expiry
+	// on the emulator's clock is expiresAt - offset (ExpiredExposure).
+	offset time.Duration
 }
 
 const (
@@ -318,6 +321,7 @@ func (e *Emulator) handleGroo(w http.ResponseWriter, r *http.Request, route, tok
 }
 
 func (e *Emulator) addToken(t *grooToken) {
+	t.offset = e.GrooClockOffset()
 	e.tokens = append(e.tokens, t)
 	e.tokenByID[t.id] = t
 	e.tokenBySec[t.secret] = t

@@ -89,6 +89,12 @@ type State struct {
 	Violations        []string       `json:"violations"`
 	Hits              map[string]int `json:"hits"`
 	RateLimitBreaches int            `json:"rate_limit_breaches"`
+	// ChaosFaults counts the faults the chaos injected, by kind
+	// (ChaosKinds), since the emulator started.
+	ChaosFaults map[string]int `json:"chaos_faults"`
+	// ExpiredExposure is Emulator.ExpiredExposure in seconds: how long, in
+	// total, secrets held a token past its expiry.
+	ExpiredExposure float64 `json:"expired_exposure_seconds"`
 }
 
 // TokenState is a Groo token with its secret. Its times are on Groo's

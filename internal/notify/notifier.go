@@ -14,11 +14,18 @@ import (
 )
 
 // Claimer decides which replica sends a notification: Claim returns true to
-// exactly one caller per key, ever (the daemon backs it with its store, e.g.
-// an insert that fails on a duplicate key). An error leaves the notification
-// unsent and unclaimed; the next Observe tries again.
+// one caller per key at a time (the daemon backs it with its store, e.g. an
+// insert that fails on a duplicate key). An error leaves the notification
+// unsent and unclaimed; the next Observe tries again. Done tells it the
+// claimed notification is final (delivered, refused, or not to be sent):
+// until then a claim whose claimer died may be won by another (the daemon's
+// store gives it to the next claimer once the holder's process is gone), so
+// that a notification in flight when its sender was killed is sent again,
+// by the restart or another replica, rather than lost. After Done the key
+// is never won again.
 type Claimer interface {
 	Claim(ctx context.Context, key string) (bool, error)
+	Done(ctx context.Context, key string) error
 }
 
 // MemoryClaimer is a Claimer for one process (or several Notifiers sharing
@@ -43,6 +50,10 @@ func (m *MemoryClaimer) Claim(_ context.Context, key string) (bool, error) {
 	m.keys[key] = true
 	return true, nil
 }
+
+// Done does nothing: a MemoryClaimer's claimers share its process, and
+// none of them outlives it to take a claim over.
+func (m *MemoryClaimer) Done(context.Context, string) error { return nil }
 
 // Options configure a Notifier. Only Settings is required.
 type Options struct {
@@ -338,6 +349,9 @@ func (n *Notifier) deliver(x *note) {
 	pending := x.pending()
 	n.mu.Unlock()
 	if !pending {
+		if claim == claimMine {
+			n.claimDone(ctx, x)
+		}
 		n.finishRound(x, true)
 		return
 	}
@@ -390,7 +404,21 @@ func (n *Notifier) deliver(x *note) {
 			failed = true
 		}
 	}
+	if !failed {
+		n.claimDone(ctx, x)
+	}
 	n.finishRound(x, !failed)
+}
+
+// claimDone tells the claimer that x, which this notifier claimed, is
+// final: no other claimer may send it from now on.
+func (n *Notifier) claimDone(ctx context.Context, x *note) {
+	cctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	defer cancel()
+	if err := n.o.Claimer.Done(cctx, x.key); err != nil {
+		n.log.Warn("cannot mark the notification sent in the store; should this process die, another may send it again",
+			"event", x.event, "key", x.cond.Key(), "err", err)
+	}
 }
 
 func (n *Notifier) finishRound(x *note, ok bool) {

@@ -670,6 +670,8 @@ func (f *flakyClaimer) Claim(ctx context.Context, key string) (bool, error) {
 	return f.inner.Claim(ctx, key)
 }
 
+func (f *flakyClaimer) Done(ctx context.Context, key string) error { return f.inner.Done(ctx, key) }
+
 func TestClaimErrorRetriedLater(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t)
@@ -696,4 +698,54 @@ func TestNoWebhooks(t *testing.T) {
 	h := newNotifier(t, Options{Settings: Settings{}})
 	h.observe(failing("a"))
 	h.observe()
+}
+
+// doneClaimer records which claimed keys were marked done.
+type doneClaimer struct {
+	*MemoryClaimer
+	mu   sync.Mutex
+	done []string
+}
+
+func (d *doneClaimer) Done(_ context.Context, key string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done = append(d.done, key)
+	return nil
+}
+
+func (d *doneClaimer) doneKeys() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.done...)
+}
+
+// TestClaimDoneOnlyWhenFinal: the claimer hears Done for a notification
+// once it is final (delivered, or refused for good), never while its
+// delivery is still to be retried: until then a claim whose sender dies
+// stays open to the next claimer, so the notification is not lost.
+func TestClaimDoneOnlyWhenFinal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		statuses []int
+		done     bool
+	}{
+		{"delivered", []int{200}, true},
+		{"refused", []int{400}, true},
+		{"still failing", []int{500}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReceiver(t, tt.statuses...)
+			c := &doneClaimer{MemoryClaimer: NewMemoryClaimer()}
+			h := newNotifier(t, Options{Settings: Settings{Webhooks: []Webhook{hook(r, FormatJSON)}}, Claimer: c})
+			h.observe(failing("a"))
+			h.idle(t)
+			if got := c.doneKeys(); (len(got) == 1) != tt.done || len(got) > 1 {
+				t.Errorf("done keys %q after %d requests, want done=%v", got, len(r.requests()), tt.done)
+			}
+		})
+	}
 }

@@ -721,17 +721,53 @@ RETURNING next_at - $2::bigint * interval '1 microsecond', clock_timestamp()`, t
 	return audit.Slot{Start: start.UTC(), Now: now.UTC()}, nil
 }
 
-// Claim reports whether this caller is the first to claim key: the one
-// replica that sends a notification.
-func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
-	if key == "" {
-		return false, errors.New("claim: empty key")
+// Claim reports whether holder has key now: the first claim, its own, or
+// one it took over from a holder that is gone before the claim was done.
+func (s *Store) Claim(ctx context.Context, key, holder string) (bool, error) {
+	if key == "" || holder == "" {
+		return false, fmt.Errorf("claim %q: empty key or holder", key)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO claims (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, text(key))
+	won := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// A first claimer inserts; concurrent ones wait for its commit and
+		// then find the row.
+		tag, err := tx.Exec(ctx, `INSERT INTO claims (key, holder, done) VALUES ($1, $2, false) ON CONFLICT (key) DO NOTHING`,
+			text(key), text(holder))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			won = true
+			return nil
+		}
+		var prev string
+		var done bool
+		if err := tx.QueryRow(ctx, `SELECT holder, done FROM claims WHERE key = $1 FOR UPDATE`, text(key)).Scan(&prev, &done); err != nil {
+			return err
+		}
+		switch {
+		case prev == text(holder):
+			won = !done
+		case !done && audit.HolderGone(prev):
+			if _, err := tx.Exec(ctx, `UPDATE claims SET holder = $2, claimed_at = now() WHERE key = $1`, text(key), text(holder)); err != nil {
+				return err
+			}
+			won = true
+		}
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("claim %q: %w", key, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return won, nil
+}
+
+// ClaimDone marks holder's claim of key done.
+func (s *Store) ClaimDone(ctx context.Context, key, holder string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE claims SET done = true WHERE key = $1 AND holder = $2`, text(key), text(holder)); err != nil {
+		return fmt.Errorf("claim %q done: %w", key, err)
+	}
+	return nil
 }
 
 // HeldLeases lists the leases held now (a holder, not yet expired on the

@@ -106,6 +106,12 @@ CREATE TABLE claims (
 	claimed_at BIGINT NOT NULL
 );
 `,
+	// 4: a claim's holder, and whether its act is done: a claim whose holder
+	// died before it was done is taken over. Claims made before are done.
+	4: `
+ALTER TABLE claims ADD COLUMN holder TEXT NOT NULL DEFAULT '';
+ALTER TABLE claims ADD COLUMN done INTEGER NOT NULL DEFAULT 1;
+`,
 }
 
 // Option changes how Open opens a store.
@@ -720,22 +726,50 @@ func OpenDSN(ctx context.Context, dsn string, opts ...Option) (audit.Store, erro
 	return nil, fmt.Errorf("open store: unknown DSN scheme; use sqlite:///absolute/path.db or sqlite://./relative.db")
 }
 
-// Claim reports whether this caller is the first to claim key: the one
-// replica that sends a notification.
-func (s *Store) Claim(ctx context.Context, key string) (bool, error) {
-	if key == "" {
-		return false, errors.New("claim: empty key")
+// Claim reports whether holder has key now: the first claim, its own, or
+// one it took over from a holder that is gone before the claim was done.
+func (s *Store) Claim(ctx context.Context, key, holder string) (bool, error) {
+	if key == "" || holder == "" {
+		return false, fmt.Errorf("claim %q: empty key or holder", key)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO claims (key, claimed_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-		key, nanos(s.Now()))
+	won := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO claims (key, claimed_at, holder, done) VALUES ($1, $2, $3, 0) ON CONFLICT (key) DO NOTHING`,
+			key, nanos(s.Now()), holder)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			won = n == 1
+			return err
+		}
+		var prev string
+		var done bool
+		if err := tx.QueryRowContext(ctx, `SELECT holder, done FROM claims WHERE key = $1`, key).Scan(&prev, &done); err != nil {
+			return err
+		}
+		switch {
+		case prev == holder:
+			won = !done
+		case !done && audit.HolderGone(prev):
+			_, err := tx.ExecContext(ctx, `UPDATE claims SET holder = $2, claimed_at = $3 WHERE key = $1`, key, holder, nanos(s.Now()))
+			won = err == nil
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("claim %q: %w", key, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("claim %q: %w", key, err)
+	return won, nil
+}
+
+// ClaimDone marks holder's claim of key done.
+func (s *Store) ClaimDone(ctx context.Context, key, holder string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE claims SET done = 1 WHERE key = $1 AND holder = $2`, key, holder); err != nil {
+		return fmt.Errorf("claim %q done: %w", key, err)
 	}
-	return n == 1, nil
+	return nil
 }
 
 // HeldLeases lists the leases held now (a holder, not yet expired).

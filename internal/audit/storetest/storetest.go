@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 		{"MutationSlots", testMutationSlots},
 		{"MutationSlotsConcurrent", testMutationSlotsConcurrent},
 		{"ClaimsOnceAmongConcurrentClaimers", testClaims},
+		{"ClaimOfADeadHolderIsTakenOver", testClaimDeadHolder},
 		{"HeldLeasesListsTheLiveOnes", testHeldLeases},
 	}
 	for _, tt := range tests {
@@ -915,37 +916,103 @@ func testMutationSlotsConcurrent(t *testing.T, s audit.Store) {
 }
 
 // testClaims: of many concurrent claimers of a key, exactly one wins, and
-// it stays won; another key is claimed apart.
+// it stays won (its holder still has it; others do not, before or after it
+// is done); another key is claimed apart.
 func testClaims(t *testing.T, s audit.Store) {
 	c := ctx(t)
+	const key = "notify rotation-failing repo:octo/app"
 	var (
-		wg  sync.WaitGroup
-		won atomic.Int32
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		winner string
+		won    atomic.Int32
 	)
-	for range 16 {
+	for i := range 16 {
+		holder := fmt.Sprintf("elsewhere/%d/aaaaaa", i+1) // another host: never taken for gone
 		wg.Go(func() {
-			ok, err := s.Claim(c, "notify rotation-failing repo:octo/app")
+			ok, err := s.Claim(c, key, holder)
 			if err != nil {
 				t.Errorf("claim: %v", err)
 				return
 			}
 			if ok {
 				won.Add(1)
+				mu.Lock()
+				winner = holder
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	if n := won.Load(); n != 1 {
-		t.Errorf("%d claimers won, want exactly 1", n)
+		t.Fatalf("%d claimers won, want exactly 1", n)
 	}
-	if ok, err := s.Claim(c, "notify rotation-failing repo:octo/app"); err != nil || ok {
+	if ok, err := s.Claim(c, key, "elsewhere/99/bbbbbb"); err != nil || ok {
 		t.Errorf("a later claim = %v, %v; want lost", ok, err)
 	}
-	if ok, err := s.Claim(c, "notify recovered repo:octo/app"); err != nil || !ok {
+	if ok, err := s.Claim(c, key, winner); err != nil || !ok {
+		t.Errorf("the winner claiming again = %v, %v; want still its own", ok, err)
+	}
+	if err := s.ClaimDone(c, key, "elsewhere/99/bbbbbb"); err != nil {
+		t.Errorf("done by another holder: %v", err)
+	}
+	if err := s.ClaimDone(c, key, winner); err != nil {
+		t.Errorf("done: %v", err)
+	}
+	if ok, err := s.Claim(c, key, winner); err != nil || ok {
+		t.Errorf("the winner claiming a done key = %v, %v; want lost: it acted already", ok, err)
+	}
+	if ok, err := s.Claim(c, "notify recovered repo:octo/app", "elsewhere/99/bbbbbb"); err != nil || !ok {
 		t.Errorf("another key = %v, %v; want won", ok, err)
 	}
-	if _, err := s.Claim(c, ""); err == nil {
+	if _, err := s.Claim(c, "", "elsewhere/1/aaaaaa"); err == nil {
 		t.Error("an empty key was accepted")
+	}
+	if _, err := s.Claim(c, "k", ""); err == nil {
+		t.Error("an empty holder was accepted")
+	}
+}
+
+// testClaimDeadHolder: a claim not done whose holder ran on this host in a
+// process that is gone is won by the next claimer (the act it died in is
+// not lost); a done one, a live holder's and another host's are not.
+func testClaimDeadHolder(t *testing.T, s audit.Store) {
+	c := ctx(t)
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	dead := fmt.Sprintf("%s/%d/dead00", host, deadPID(t))
+	live := fmt.Sprintf("%s/%d/live00", host, livePID(t))
+	elsewhere := fmt.Sprintf("elsewhere/%d/away00", deadPID(t))
+	next := fmt.Sprintf("%s/%d/next00", host, os.Getpid())
+	for _, tc := range []struct {
+		holder string
+		done   bool
+		want   bool
+	}{
+		{dead, false, true},
+		{dead, true, false},
+		{live, false, false},
+		{elsewhere, false, false},
+	} {
+		key := fmt.Sprintf("notify credential-expiring %s done=%v", tc.holder, tc.done)
+		if ok, err := s.Claim(c, key, tc.holder); err != nil || !ok {
+			t.Fatalf("first claim by %s: %v, %v", tc.holder, ok, err)
+		}
+		if tc.done {
+			if err := s.ClaimDone(c, key, tc.holder); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := s.Claim(c, key, next); err != nil || ok != tc.want {
+			t.Errorf("claim after %s (done %v) = %v, %v; want %v", tc.holder, tc.done, ok, err, tc.want)
+		}
+		if tc.want {
+			if ok, err := s.Claim(c, key, "elsewhere/7/other0"); err != nil || ok {
+				t.Errorf("a claim taken over was won again: %v, %v", ok, err)
+			}
+		}
 	}
 }
 
