@@ -83,7 +83,7 @@ func newGrooClient(cfg *config.Config, m *Metrics, base http.RoundTripper, log *
 // newGitHubClient builds the one go-github client of the configured
 // credential: a token, or a GitHub App installation whose tokens
 // ghinstallation mints and refreshes.
-func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, getenv func(string) string) (*github.Client, error) {
+func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, timeout time.Duration, getenv func(string) string) (*github.Client, error) {
 	counted := m.Transport("github", base)
 	if app := cfg.GitHub.App; app != nil {
 		pem, err := os.ReadFile(app.PrivateKeyFile)
@@ -96,10 +96,10 @@ func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, get
 			return nil, fmt.Errorf("%w: github app %d: private-key-file %s: %w", ErrCredential, app.ID, app.PrivateKeyFile, err)
 		}
 		itr.BaseURL = cfg.GitHub.APIURL
-		itr.Client = ghsecret.NewHTTPClient(guarded, 0)
+		itr.Client = ghsecret.NewHTTPClient(guarded, timeout)
 		emptyTokenOptions(&itr.InstallationTokenOptions)
 		// itr sends through the guarded transport already.
-		gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, 0, func(http.RoundTripper) http.RoundTripper { return itr })
+		gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, timeout, func(http.RoundTripper) http.RoundTripper { return itr })
 		if err != nil {
 			return nil, fmt.Errorf("github api-url: %w", err)
 		}
@@ -110,7 +110,7 @@ func newGitHubClient(cfg *config.Config, m *Metrics, base http.RoundTripper, get
 	if err != nil {
 		return nil, err
 	}
-	gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, 0, ghsecret.TokenAuth(tok))
+	gh, err := ghsecret.NewGitHubClient(cfg.GitHub.APIURL, counted, timeout, ghsecret.TokenAuth(tok))
 	if err != nil {
 		return nil, fmt.Errorf("github api-url: %w", err)
 	}

@@ -50,6 +50,8 @@ type Options struct {
 	OnResult  func(TargetResult)     // called after each rotation attempt (the demo prints them)
 	Engine    func(*rotation.Engine) // adjusts the engine before use (tests)
 	Listener  net.Listener           // Run serves HTTP on it instead of listening on Config.Listen
+	// GitHubTimeout bounds each GitHub request (ghsecret.RequestTimeout).
+	GitHubTimeout time.Duration
 }
 
 // Daemon rotates a fleet of targets. Build it with New; use Run for the
@@ -145,7 +147,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if d.grooC, err = newGrooClient(cfg, d.metrics, opts.Transport, d.log); err != nil {
 		return nil, err
 	}
-	gh, err := newGitHubClient(cfg, d.metrics, opts.Transport, opts.Getenv)
+	if opts.GitHubTimeout <= 0 {
+		opts.GitHubTimeout = ghsecret.RequestTimeout
+	}
+	gh, err := newGitHubClient(cfg, d.metrics, opts.Transport, opts.GitHubTimeout, opts.Getenv)
 	if err != nil {
 		return nil, err
 	}

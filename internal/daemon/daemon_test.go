@@ -744,3 +744,39 @@ func running(t *testing.T, d *Daemon) {
 		}
 	})
 }
+
+// TestHungGitHubReadDoesNotHoldTheUseCase: GitHub holds a read forever. The
+// daemon gives up on the request (its GitHub timeout) and the rotation goes
+// on; without the timeout the rotation, and the use case's lease with it,
+// would wait for ever.
+func TestHungGitHubReadDoesNotHoldTheUseCase(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 1, nil)
+	f.emu.SetFaults([]emulator.Fault{{Route: emulator.RoutePublicKey, Latency: time.Hour, Count: 1}})
+	cfg := f.config(t, "defaults: {ttl: 72h, revoke-grace: 0s}\ntargets:\n  - repository: octo/r0\n")
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), GitHubTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.RotateOnce(context.Background(), nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("rotation after a hung read: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the rotation still waits for a GitHub read that never answers")
+	}
+	st := f.emu.State()
+	if report, err := checkInvariants(st, cfg.Targets); err != nil {
+		t.Fatalf("invariants: %v\n%s", err, strings.Join(report, "\n"))
+	}
+	if st.Hits[emulator.RoutePublicKey] < 2 {
+		t.Errorf("the public key was read %d times: the hung read was not given up and tried again", st.Hits[emulator.RoutePublicKey])
+	}
+}

@@ -126,6 +126,12 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// RequestTimeout is how long a long-running caller (the daemon) waits for
+// one GitHub request before it gives up on it: a read GitHub holds forever
+// must not hold a use case's lease forever. (A write is bounded sooner by
+// its write window.)
+const RequestTimeout = 30 * time.Second
+
 // NewHTTPClient is an http.Client for GitHub over rt: redirects followed
 // only within one origin (at most 10), no cookie jar, the given timeout
 // (0: none).
