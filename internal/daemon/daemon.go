@@ -266,8 +266,9 @@ func (d *Daemon) rotationContext(ctx context.Context) (context.Context, func()) 
 // rotate runs one attempt of one target: the process-local guard, a slot of
 // the concurrency bound, the use case's lease (renewed while it runs), the
 // engine, and the bookkeeping (metrics, pending revokes). A lease held
-// elsewhere skips the target.
-func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
+// elsewhere skips the target, and so does, when activation is set (the
+// activation's start), a rotation of the use case that succeeded since then.
+func (d *Daemon) rotate(ctx context.Context, t *target, activation time.Time) TargetResult {
 	if !t.running.CompareAndSwap(false, true) {
 		tr := TargetResult{Target: t.cfg, Skipped: true,
 			Err: fmt.Errorf("%s: %w: a rotation of it is already running in this process", t.cfg.Name, ErrSkipped)}
@@ -276,7 +277,7 @@ func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
 		return tr
 	}
 	defer t.running.Store(false)
-	tr := d.rotateRunning(ctx, t)
+	tr := d.rotateRunning(ctx, t, activation)
 	if !tr.Skipped {
 		d.settle(t, tr)
 	}
@@ -295,7 +296,7 @@ func (d *Daemon) report(tr TargetResult) {
 	}
 }
 
-func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult) {
+func (d *Daemon) rotateRunning(ctx context.Context, t *target, activation time.Time) (tr TargetResult) {
 	tr.Target = t.cfg
 	select {
 	case d.sem <- struct{}{}:
@@ -325,6 +326,19 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 		tr.Err = fmt.Errorf("%s: %w", t.cfg.Name, err)
 		d.metrics.rotation("failed", t.cfg.UseCase)
 		t.log.Error("rotation not started: store", "error", err.Error())
+		return tr
+	}
+	if !activation.IsZero() && d.rotatedSince(rctx, t, activation) {
+		// Another replica rotated this activation while this one waited for
+		// a slot or the lease (all replicas' schedules fire together):
+		// rotating it again would only spend the credential's pacing.
+		if err := d.store.ReleaseLease(context.WithoutCancel(rctx), held); err != nil {
+			t.log.Warn("could not release the lease; it expires by itself", "error", err.Error(), "lease_expires", held.Expires)
+		}
+		tr.Skipped = true
+		tr.Err = fmt.Errorf("%s: %w: another replica rotated this activation", t.cfg.Name, ErrSkipped)
+		d.metrics.rotation("skipped", t.cfg.UseCase)
+		t.log.Info("rotation skipped: another replica rotated this activation")
 		return tr
 	}
 	lease := d.keepLease(rctx, t, held, ttl)
@@ -482,7 +496,7 @@ func (d *Daemon) RotateTargets(ctx context.Context, targets []*config.TargetConf
 	var wg sync.WaitGroup
 	for i, tc := range targets {
 		t := d.byName[tc.Name]
-		wg.Go(func() { results[i] = d.rotate(ctx, t) })
+		wg.Go(func() { results[i] = d.rotate(ctx, t, time.Time{}) })
 	}
 	wg.Wait()
 	var errs []error
@@ -805,7 +819,7 @@ func (d *Daemon) rotateWithRetry(ctx context.Context, t *target) {
 	}
 	defer t.retryAt.Store(nil)
 	for attempt := 1; ; attempt++ {
-		tr := d.rotate(ctx, t)
+		tr := d.rotate(ctx, t, began)
 		if tr.Err == nil || ctx.Err() != nil {
 			return
 		}

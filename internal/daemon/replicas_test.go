@@ -80,3 +80,51 @@ targets:
 		t.Errorf("replicas on the status page: %+v, want the other replica holding %q", status.Replicas, uc)
 	}
 }
+
+// TestReplicasRotateEachActivationOnce: three replicas on one PostgreSQL
+// run the same activation of every target (their schedules fire together),
+// each one target at a time, so most of a replica's activations wait for a
+// slot while another replica rotates them. Each target is rotated exactly
+// once: a replica that gets the lease after another rotated the activation
+// leaves it.
+func TestReplicasRotateEachActivationOnce(t *testing.T) {
+	t.Parallel()
+	const n = 6
+	f := newFleet(t, n, nil)
+	var targets string
+	for i := range n {
+		targets += fmt.Sprintf("  - repository: octo/r%d\n", i)
+	}
+	cfg := f.configStore(t, pgtest.NewDatabase(t), "defaults: {schedule: \"@daily\", ttl: 72h, revoke-grace: 0s, jitter: 0s}\ndaemon: {concurrency: 1}\ntargets:\n"+targets)
+	cfg.Daemon.RetryMin, cfg.Daemon.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+	var mu sync.Mutex
+	rotations := map[string]int{}
+	onResult := func(tr TargetResult) {
+		if tr.Err == nil && tr.Result != nil {
+			mu.Lock()
+			rotations[tr.Target.UseCase]++
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), OnResult: onResult})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		for _, tg := range d.targets {
+			wg.Go(func() { d.rotateWithRetry(context.Background(), tg) })
+		}
+	}
+	wg.Wait()
+	for _, tc := range cfg.Targets {
+		if got := rotations[tc.UseCase]; got != 1 {
+			t.Errorf("%s rotated %d times in one activation, want once", tc.Name, got)
+		}
+	}
+	st := f.emu.State()
+	if _, err := checkInvariants(st, cfg.Targets); err != nil {
+		t.Error(err)
+	}
+}
