@@ -68,6 +68,8 @@ type Daemon struct {
 	notifier    *notify.Notifier // nil without webhooks
 	secrets     *ghsecret.Client
 	engine      *rotation.Engine
+	// lists is the account's list shared by the rotations of the fleet.
+	lists *rotation.SharedList
 	holder      string
 	actor       string
 	now         func() time.Time
@@ -172,6 +174,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if opts.Engine != nil {
 		opts.Engine(d.engine)
 	}
+	// Half the write window: a rotation's mint then falls well within the
+	// window of the list on Groo's clock, so that it rarely reads its own.
+	d.lists = rotation.NewSharedList(d.engine.Groo, cfg.Rotation.WriteWindow/2, opts.Now)
 	if cfg.Status.TokenEnv != "" || cfg.Status.TokenFile != "" {
 		if d.statusToken, err = readSecret("status", cfg.Status.TokenEnv, cfg.Status.TokenFile, opts.Getenv); err != nil {
 			return nil, err
@@ -363,6 +368,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target, activation time.T
 		Actor:          d.actor,
 		Tool:           Tool,
 		KeepCredential: true,
+		Shared:         d.lists,
 		BeforeWrite:    func(ctx context.Context) error { return lease.check(ctx) },
 	})
 	d.metrics.Duration.Observe(d.now().Sub(start).Seconds())
