@@ -69,13 +69,13 @@ type Daemon struct {
 	secrets     *ghsecret.Client
 	engine      *rotation.Engine
 	// lists is the account's list shared by the rotations of the fleet.
-	lists *rotation.SharedList
-	holder      string
-	actor       string
-	now         func() time.Time
-	onResult    func(TargetResult)
-	ln          net.Listener
-	limits      serverLimits // of the HTTP server; tests shorten them
+	lists    *rotation.SharedList
+	holder   string
+	actor    string
+	now      func() time.Time
+	onResult func(TargetResult)
+	ln       net.Listener
+	limits   serverLimits // of the HTTP server; tests shorten them
 
 	sem     chan struct{}
 	targets []*target
