@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,17 +33,12 @@ func (r haRun) perSec() float64 { return float64(r.rotated) / r.elapsed.Seconds(
 // interval scaled alike.
 func passHA(b *testing.B, replicas int, store string) haRun {
 	b.Helper()
-	var useCases []string
-	var targets strings.Builder
-	for i := range fleetTargets {
-		useCases = append(useCases, fmt.Sprintf("GitHub Actions - octo/r%d GROO_PAT", i))
-		fmt.Fprintf(&targets, "  - repository: octo/r%d\n", i)
-	}
+	useCases, targets := repoTargets(fleetTargets)
 	f := newFleet(b, fleetTargets, useCases)
 	extra := `defaults: {schedule: "@daily", ttl: 72h, revoke-grace: 0s, jitter: 0s}
 daemon: {concurrency: 16}
 targets:
-` + targets.String()
+` + targets
 	cfg := f.config(b, extra)
 	if store != "" {
 		cfg = f.configStore(b, store, extra)

@@ -66,18 +66,13 @@ func seedHistory(tb testing.TB, emu *emulator.Emulator, useCases []string, perUs
 func BenchmarkGrooListBytes(b *testing.B) {
 	const targets, history = 1000, 29
 	for b.Loop() {
-		var useCases []string
-		var src strings.Builder
-		for i := range targets {
-			useCases = append(useCases, fmt.Sprintf("GitHub Actions - octo/r%d GROO_PAT", i))
-			fmt.Fprintf(&src, "  - repository: octo/r%d\n", i)
-		}
+		useCases, src := repoTargets(targets)
 		f := newFleet(b, targets, useCases)
 		seedHistory(b, f.emu, useCases, history)
 		cfg := f.config(b, `defaults: {schedule: "@daily", ttl: 72h, revoke-grace: 0s, jitter: 0s}
 daemon: {concurrency: 16}
 targets:
-`+src.String())
+`+src)
 		cfg.GitHub.MutationInterval = time.Millisecond
 		tokens := len(f.emu.State().Tokens)
 		lc := &listCounter{base: http.DefaultTransport}
@@ -111,14 +106,9 @@ targets:
 func TestPassListsTheAccountOnce(t *testing.T) {
 	t.Parallel()
 	const n = 20
-	var useCases []string
-	var src strings.Builder
-	for i := range n {
-		useCases = append(useCases, fmt.Sprintf("GitHub Actions - octo/r%d GROO_PAT", i))
-		fmt.Fprintf(&src, "  - repository: octo/r%d\n", i)
-	}
+	useCases, src := repoTargets(n)
 	f := newFleet(t, n, useCases)
-	cfg := f.config(t, "defaults: {ttl: 72h, revoke-grace: 0s}\ndaemon: {concurrency: 8}\ntargets:\n"+src.String())
+	cfg := f.config(t, "defaults: {ttl: 72h, revoke-grace: 0s}\ndaemon: {concurrency: 8}\ntargets:\n"+src)
 	lc := &listCounter{base: conforming(t)}
 	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: lc})
 	if err != nil {

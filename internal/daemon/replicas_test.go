@@ -91,10 +91,7 @@ func TestReplicasRotateEachActivationOnce(t *testing.T) {
 	t.Parallel()
 	const n = 6
 	f := newFleet(t, n, nil)
-	var targets string
-	for i := range n {
-		targets += fmt.Sprintf("  - repository: octo/r%d\n", i)
-	}
+	_, targets := repoTargets(n)
 	cfg := f.configStore(t, pgtest.NewDatabase(t), "defaults: {schedule: \"@daily\", ttl: 72h, revoke-grace: 0s, jitter: 0s}\ndaemon: {concurrency: 1}\ntargets:\n"+targets)
 	cfg.Daemon.RetryMin, cfg.Daemon.RetryMax = 20*time.Millisecond, 100*time.Millisecond
 	var mu sync.Mutex
