@@ -733,7 +733,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		var wg sync.WaitGroup
 		for _, t := range due {
-			wg.Go(func() { d.rotateWithRetry(ctx, t) })
+			wg.Go(func() { d.rotateWithRetry(ctx, t, time.Time{}) })
 		}
 		wg.Wait()
 	})
@@ -798,6 +798,10 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 	if ctx.Err() != nil {
 		return
 	}
+	// The activation begins when the schedule fires, before the jitter:
+	// every replica's schedule fires then, each with its own jitter, and a
+	// rotation by any of them after this moment is this activation's.
+	fired := d.now()
 	if j := t.cfg.Jitter; j > 0 {
 		n, _ := rand.Int(rand.Reader, big.NewInt(int64(j)))
 		timer := time.NewTimer(time.Duration(n.Int64()))
@@ -808,7 +812,7 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 		case <-timer.C:
 		}
 	}
-	d.rotateWithRetry(ctx, t)
+	d.rotateWithRetry(ctx, t, fired)
 }
 
 // rotateWithRetry rotates t and, while that fails or is skipped, tries
@@ -816,9 +820,12 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 // retry-max) until it succeeds or the next scheduled run comes (which
 // takes over). A rotation skipped because another replica holds the lease
 // is not retried once a rotation of the use case succeeded after this
-// activation began: each activation is rotated once.
-func (d *Daemon) rotateWithRetry(ctx context.Context, t *target) {
-	began := d.now()
+// activation began (began; zero: now), and no rotation starts once one
+// did: each activation is rotated once.
+func (d *Daemon) rotateWithRetry(ctx context.Context, t *target, began time.Time) {
+	if began.IsZero() {
+		began = d.now()
+	}
 	var next time.Time
 	if t.cfg.Schedule != nil {
 		next = t.cfg.Schedule.Next(began)

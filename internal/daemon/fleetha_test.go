@@ -74,11 +74,11 @@ targets:
 		ds = append(ds, d)
 	}
 	ctx := context.Background()
-	start := time.Now()
+	start := time.Now() // the schedules fire
 	var wg sync.WaitGroup
 	for _, d := range ds {
 		for _, t := range d.targets {
-			wg.Go(func() { d.rotateWithRetry(ctx, t) })
+			wg.Go(func() { d.rotateWithRetry(ctx, t, start) })
 		}
 	}
 	wg.Wait()
