@@ -178,9 +178,13 @@ type readResult struct {
 func (e *Engine) startReads(ctx context.Context, req Request, cred groo.Token) (*readResult, *sync.WaitGroup) {
 	var rr readResult
 	var wg sync.WaitGroup
+	var minted time.Time
+	if req.Shared != nil {
+		minted = req.Shared.lastMint(req.useCase()) // before this rotation's own mint
+	}
 	wg.Go(func() {
 		if req.Shared != nil {
-			rr.tokens, rr.tokensErr = req.Shared.Tokens(ctx, cred)
+			rr.tokens, rr.tokensErr = req.Shared.read(ctx, cred, minted)
 			return
 		}
 		rr.tokens, rr.tokensErr = e.Groo.List(ctx, cred)
@@ -349,6 +353,10 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 // and revoked: each try names its number in the description.
 func (a *attempt) mint(ctx context.Context) error {
 	req, cred := a.req, a.req.Credential
+	if req.Shared != nil {
+		// Whatever came of it: a list asked for before now may miss it.
+		defer req.Shared.Minted(a.useCase)
+	}
 	var (
 		info     groo.TokenInfo
 		tok      groo.Token

@@ -25,12 +25,17 @@ type SharedList struct {
 	tokens   []groo.TokenInfo
 	at       time.Time // this machine's clock, when the list was asked for
 	inflight *sharedRead
+	// minted is when each use case's last mint through this list's
+	// rotations ended (this machine's clock): a list asked for before then
+	// may miss that token, so the use case's next rotation reads a newer one.
+	minted map[string]time.Time
 }
 
 // sharedRead is a list under way; the callers that want one meanwhile wait
 // for it rather than read their own.
 type sharedRead struct {
 	done   chan struct{}
+	at     time.Time
 	cred   groo.Token
 	tokens []groo.TokenInfo
 	err    error
@@ -44,20 +49,30 @@ func NewSharedList(l Lister, maxAge time.Duration, now func() time.Time) *Shared
 	if now == nil {
 		now = time.Now
 	}
-	return &SharedList{lister: l, maxAge: maxAge, now: now}
+	return &SharedList{lister: l, maxAge: maxAge, now: now, minted: map[string]time.Time{}}
 }
 
-// Tokens returns the shared list of cred's account, reading one when there
-// is none younger than maxAge for cred. An error is not kept: the next
-// caller reads again.
-func (s *SharedList) Tokens(ctx context.Context, cred groo.Token) ([]groo.TokenInfo, error) {
+// lastMint is when the last mint of useCase through this list ended (zero:
+// none). A rotation asks before its own mint starts: its own token is not
+// among those it retires.
+func (s *SharedList) lastMint(useCase string) time.Time {
 	s.mu.Lock()
-	if s.tokens != nil && s.cred == cred && s.now().Sub(s.at) < s.maxAge {
+	defer s.mu.Unlock()
+	return s.minted[useCase]
+}
+
+// read returns the shared list of cred's account, reading one when there is
+// none for cred younger than maxAge and asked for after minted (the end of
+// the last mint of the caller's use case before its own). An error is not
+// kept: the next caller reads again.
+func (s *SharedList) read(ctx context.Context, cred groo.Token, minted time.Time) ([]groo.TokenInfo, error) {
+	s.mu.Lock()
+	if s.tokens != nil && s.cred == cred && s.now().Sub(s.at) < s.maxAge && minted.Before(s.at) {
 		tokens := s.tokens
 		s.mu.Unlock()
 		return tokens, nil
 	}
-	if c := s.inflight; c != nil && c.cred == cred {
+	if c := s.inflight; c != nil && c.cred == cred && minted.Before(c.at) {
 		s.mu.Unlock()
 		select {
 		case <-c.done:
@@ -66,9 +81,9 @@ func (s *SharedList) Tokens(ctx context.Context, cred groo.Token) ([]groo.TokenI
 			return nil, ctx.Err()
 		}
 	}
-	c := &sharedRead{done: make(chan struct{}), cred: cred}
-	s.inflight = c
 	at := s.now()
+	c := &sharedRead{done: make(chan struct{}), at: at, cred: cred}
+	s.inflight = c
 	s.mu.Unlock()
 
 	// Not ended with this caller's rotation: others wait for this read
@@ -85,6 +100,17 @@ func (s *SharedList) Tokens(ctx context.Context, cred groo.Token) ([]groo.TokenI
 	s.mu.Unlock()
 	close(c.done)
 	return c.tokens, c.err
+}
+
+// Minted records that a mint of useCase by a rotation using this list
+// ended (answered, failed or given up): the use case's next rotation must
+// not judge with a list asked for before, which may not show that token
+// (the daemon's store may let it revoke the token at once). Another
+// process's mints are not seen here; those fall under ListCovers.
+func (s *SharedList) Minted(useCase string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.minted[useCase] = s.now()
 }
 
 // Offer shares a list of cred's account that a rotation read itself, asked
