@@ -61,12 +61,15 @@ image:
 	PAT_BUILD_ROTATOR=1 bash scripts/container/build.sh
 
 # Benchmarks print their headline numbers as lines of their own
-# (rotation-rtts, fleet-envelope, daemon memory, the simulation's
+# (rotation-rtts, fleet-envelope, daemon memory, fleet-ha,
+# groo-list-bytes-per-rotation, the simulation's
 # "sim: N schedules, F faults, V I1 violations") besides Go's ns/op.
 bench: test-deps
 	$(GO) test -run '^$$' -bench '^BenchmarkRotation$$' -benchtime 5x ./internal/rotation/
 	$(GO) test -run '^$$' -bench 'Seal' -benchmem ./internal/ghsecret/ ./internal/rotation/
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/daemon/
+	$(GO) test -run '^$$' -bench '^Benchmark(FleetEnvelope|DaemonMemory10k)$$' -benchmem -benchtime 1x ./internal/daemon/
+	$(GO) test -run '^$$' -bench '^BenchmarkFleetHA$$' -benchtime 1x ./internal/daemon/
+	$(GO) test -run '^$$' -bench '^BenchmarkGrooListBytes$$' -benchtime 1x -timeout 20m ./internal/daemon/
 	$(GO) test -run '^$$' -bench '^BenchmarkSimulation$$' -benchtime 1x ./internal/sim/
 	$(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x -timeout 15m ./internal/soak/
 

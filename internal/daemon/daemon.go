@@ -70,12 +70,14 @@ type Daemon struct {
 	notifier    *notify.Notifier // nil without webhooks
 	secrets     *ghsecret.Client
 	engine      *rotation.Engine
-	holder      string
-	actor       string
-	now         func() time.Time
-	onResult    func(TargetResult)
-	ln          net.Listener
-	limits      serverLimits // of the HTTP server; tests shorten them
+	// lists is the account's list shared by the rotations of the fleet.
+	lists    *rotation.SharedList
+	holder   string
+	actor    string
+	now      func() time.Time
+	onResult func(TargetResult)
+	ln       net.Listener
+	limits   serverLimits // of the HTTP server; tests shorten them
 
 	sem     chan struct{}
 	targets []*target
@@ -177,6 +179,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if opts.Engine != nil {
 		opts.Engine(d.engine)
 	}
+	// Half the write window: a rotation's mint then falls well within the
+	// window of the list on Groo's clock, so that it rarely reads its own.
+	d.lists = rotation.NewSharedList(d.engine.Groo, cfg.Rotation.WriteWindow/2, opts.Now)
 	if cfg.Status.TokenEnv != "" || cfg.Status.TokenFile != "" {
 		if d.statusToken, err = readSecret("status", cfg.Status.TokenEnv, cfg.Status.TokenFile, opts.Getenv); err != nil {
 			return nil, err
@@ -271,8 +276,9 @@ func (d *Daemon) rotationContext(ctx context.Context) (context.Context, func()) 
 // rotate runs one attempt of one target: the process-local guard, a slot of
 // the concurrency bound, the use case's lease (renewed while it runs), the
 // engine, and the bookkeeping (metrics, pending revokes). A lease held
-// elsewhere skips the target.
-func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
+// elsewhere skips the target, and so does, when activation is set (the
+// activation's start), a rotation of the use case that succeeded since then.
+func (d *Daemon) rotate(ctx context.Context, t *target, activation time.Time) TargetResult {
 	if !t.running.CompareAndSwap(false, true) {
 		tr := TargetResult{Target: t.cfg, Skipped: true,
 			Err: fmt.Errorf("%s: %w: a rotation of it is already running in this process", t.cfg.Name, ErrSkipped)}
@@ -281,7 +287,7 @@ func (d *Daemon) rotate(ctx context.Context, t *target) TargetResult {
 		return tr
 	}
 	defer t.running.Store(false)
-	tr := d.rotateRunning(ctx, t)
+	tr := d.rotateRunning(ctx, t, activation)
 	if !tr.Skipped {
 		d.settle(t, tr)
 	}
@@ -300,7 +306,7 @@ func (d *Daemon) report(tr TargetResult) {
 	}
 }
 
-func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult) {
+func (d *Daemon) rotateRunning(ctx context.Context, t *target, activation time.Time) (tr TargetResult) {
 	tr.Target = t.cfg
 	select {
 	case d.sem <- struct{}{}:
@@ -332,6 +338,19 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 		t.log.Error("rotation not started: store", "error", err.Error())
 		return tr
 	}
+	if !activation.IsZero() && d.rotatedSince(rctx, t, activation) {
+		// Another replica rotated this activation while this one waited for
+		// a slot or the lease (all replicas' schedules fire together):
+		// rotating it again would only spend the credential's pacing.
+		if err := d.store.ReleaseLease(context.WithoutCancel(rctx), held); err != nil {
+			t.log.Warn("could not release the lease; it expires by itself", "error", err.Error(), "lease_expires", held.Expires)
+		}
+		tr.Skipped = true
+		tr.Err = fmt.Errorf("%s: %w: another replica rotated this activation", t.cfg.Name, ErrSkipped)
+		d.metrics.rotation("skipped", t.cfg.UseCase)
+		t.log.Info("rotation skipped: another replica rotated this activation")
+		return tr
+	}
 	lease := d.keepLease(rctx, t, held, ttl)
 	defer func() {
 		l := lease.stop()
@@ -354,6 +373,7 @@ func (d *Daemon) rotateRunning(ctx context.Context, t *target) (tr TargetResult)
 		Actor:          d.actor,
 		Tool:           Tool,
 		KeepCredential: true,
+		Shared:         d.lists,
 		BeforeWrite:    func(ctx context.Context) error { return lease.check(ctx) },
 	})
 	d.metrics.Duration.Observe(d.now().Sub(start).Seconds())
@@ -487,7 +507,7 @@ func (d *Daemon) RotateTargets(ctx context.Context, targets []*config.TargetConf
 	var wg sync.WaitGroup
 	for i, tc := range targets {
 		t := d.byName[tc.Name]
-		wg.Go(func() { results[i] = d.rotate(ctx, t) })
+		wg.Go(func() { results[i] = d.rotate(ctx, t, time.Time{}) })
 	}
 	wg.Wait()
 	var errs []error
@@ -718,7 +738,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		var wg sync.WaitGroup
 		for _, t := range due {
-			wg.Go(func() { d.rotateWithRetry(ctx, t) })
+			wg.Go(func() { d.rotateWithRetry(ctx, t, time.Time{}) })
 		}
 		wg.Wait()
 	})
@@ -783,6 +803,10 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 	if ctx.Err() != nil {
 		return
 	}
+	// The activation begins when the schedule fires, before the jitter:
+	// every replica's schedule fires then, each with its own jitter, and a
+	// rotation by any of them after this moment is this activation's.
+	fired := d.now()
 	if j := t.cfg.Jitter; j > 0 {
 		n, _ := rand.Int(rand.Reader, big.NewInt(int64(j)))
 		timer := time.NewTimer(time.Duration(n.Int64()))
@@ -793,7 +817,7 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 		case <-timer.C:
 		}
 	}
-	d.rotateWithRetry(ctx, t)
+	d.rotateWithRetry(ctx, t, fired)
 }
 
 // rotateWithRetry rotates t and, while that fails or is skipped, tries
@@ -801,16 +825,19 @@ func (d *Daemon) scheduled(ctx context.Context, t *target) {
 // retry-max) until it succeeds or the next scheduled run comes (which
 // takes over). A rotation skipped because another replica holds the lease
 // is not retried once a rotation of the use case succeeded after this
-// activation began: each activation is rotated once.
-func (d *Daemon) rotateWithRetry(ctx context.Context, t *target) {
-	began := d.now()
+// activation began (began; zero: now), and no rotation starts once one
+// did: each activation is rotated once.
+func (d *Daemon) rotateWithRetry(ctx context.Context, t *target, began time.Time) {
+	if began.IsZero() {
+		began = d.now()
+	}
 	var next time.Time
 	if t.cfg.Schedule != nil {
 		next = t.cfg.Schedule.Next(began)
 	}
 	defer t.retryAt.Store(nil)
 	for attempt := 1; ; attempt++ {
-		tr := d.rotate(ctx, t)
+		tr := d.rotate(ctx, t, began)
 		if tr.Err == nil || ctx.Err() != nil {
 			return
 		}

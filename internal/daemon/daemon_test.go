@@ -98,8 +98,14 @@ func conforming(t testing.TB, opts ...ghconform.Option) http.RoundTripper {
 // (rotation/daemon sections and targets) and loads it.
 func (f *fleet) config(t testing.TB, extra string) *config.Config {
 	t.Helper()
-	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}\nstore: sqlite://%s\nlisten: \"\"\n%s",
-		f.url, f.url, filepath.Join(f.dir, "state.db"), extra)
+	return f.configStore(t, "sqlite://"+filepath.Join(f.dir, "state.db"), extra)
+}
+
+// configStore is config with the given store DSN.
+func (f *fleet) configStore(t testing.TB, store, extra string) *config.Config {
+	t.Helper()
+	src := fmt.Sprintf("groo: {api-url: %q, token-env: TEST_GROO_PAT}\ngithub: {api-url: %q, token-env: TEST_GITHUB_TOKEN, mutation-interval: 10ms}\nstore: %s\nlisten: \"\"\n%s",
+		f.url, f.url, store, extra)
 	cfg, err := config.Parse(filepath.Join(f.dir, "rotator.yaml"), []byte(src), f.getenv)
 	if err != nil {
 		t.Fatalf("config:\n%v", err)

@@ -99,21 +99,27 @@ type fleetRun struct {
 	breaches int
 }
 
+// repoTargets are n repository targets octo/r0..r(n-1): their use cases,
+// and their configuration's targets list.
+func repoTargets(n int) (useCases []string, yaml string) {
+	var b strings.Builder
+	for i := range n {
+		useCases = append(useCases, fmt.Sprintf("GitHub Actions - octo/r%d GROO_PAT", i))
+		fmt.Fprintf(&b, "  - repository: octo/r%d\n", i)
+	}
+	return useCases, b.String()
+}
+
 // rotateFleet seeds 200 repositories with a bootstrap token each, turns the
 // emulator's secondary limits on and rotates every target once.
 func rotateFleet(t testing.TB, mutationInterval time.Duration) fleetRun {
 	t.Helper()
-	var useCases []string
-	var targets strings.Builder
-	for i := range fleetTargets {
-		useCases = append(useCases, fmt.Sprintf("GitHub Actions - octo/r%d GROO_PAT", i))
-		fmt.Fprintf(&targets, "  - repository: octo/r%d\n", i)
-	}
+	useCases, targets := repoTargets(fleetTargets)
 	f := newFleet(t, fleetTargets, useCases)
 	cfg := f.config(t, `defaults: {schedule: "@daily", ttl: 72h, revoke-grace: 0s, jitter: 0s}
 daemon: {concurrency: 16}
 targets:
-`+targets.String())
+`+targets)
 	cfg.GitHub.MutationInterval = mutationInterval
 	f.emu.SetRateLimits(fleetLimits())
 	rl := &requestLog{base: conforming(t)}

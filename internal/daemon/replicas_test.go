@@ -80,3 +80,72 @@ targets:
 		t.Errorf("replicas on the status page: %+v, want the other replica holding %q", status.Replicas, uc)
 	}
 }
+
+// TestReplicasRotateEachActivationOnce: three replicas on one PostgreSQL
+// run the same activation of every target (their schedules fire at once).
+// Waiting for a slot (one rotation at a time per replica), or each starting
+// after its own jitter, a replica often gets a use case's lease after
+// another replica rotated the activation; it leaves it. Each target is
+// rotated exactly once.
+func TestReplicasRotateEachActivationOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		concurrency int
+		jitter      string
+		run         func(d *Daemon, tg *target, fired time.Time)
+	}{
+		{"waiting for a slot", 1, "0s", func(d *Daemon, tg *target, fired time.Time) {
+			d.rotateWithRetry(context.Background(), tg, fired)
+		}},
+		{"each after its own jitter", 4, "400ms", func(d *Daemon, tg *target, _ time.Time) {
+			d.scheduled(context.Background(), tg) // the cron job itself
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const n = 6
+			f := newFleet(t, n, nil)
+			_, targets := repoTargets(n)
+			cfg := f.configStore(t, pgtest.NewDatabase(t), fmt.Sprintf("defaults: {schedule: \"@daily\", ttl: 72h, revoke-grace: 0s, jitter: %s}\ndaemon: {concurrency: %d}\ntargets:\n%s",
+				tt.jitter, tt.concurrency, targets))
+			cfg.Daemon.RetryMin, cfg.Daemon.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+			var mu sync.Mutex
+			rotations := map[string]int{}
+			onResult := func(tr TargetResult) {
+				if tr.Err == nil && tr.Result != nil {
+					mu.Lock()
+					rotations[tr.Target.UseCase]++
+					mu.Unlock()
+				}
+			}
+			var replicas []*Daemon
+			checked := conforming(t) // one checker: a replica may well rotate nothing
+			for range 3 {
+				d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: checked, OnResult: onResult})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				replicas = append(replicas, d)
+			}
+			fired := time.Now()
+			var wg sync.WaitGroup
+			for _, d := range replicas {
+				for _, tg := range d.targets {
+					wg.Go(func() { tt.run(d, tg, fired) })
+				}
+			}
+			wg.Wait()
+			for _, tc := range cfg.Targets {
+				if got := rotations[tc.UseCase]; got != 1 {
+					t.Errorf("%s rotated %d times in one activation, want once", tc.Name, got)
+				}
+			}
+			if _, err := checkInvariants(f.emu.State(), cfg.Targets); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

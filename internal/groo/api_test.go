@@ -1,6 +1,7 @@
 package groo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -897,16 +898,37 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 }
 
+// An answer over its route's bound is refused: 1 MiB, and for the list of
+// the account's tokens (which grows with its history) maxListBody.
 func TestOversizedAnswer(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		w.WriteHeader(200)
-		_, _ = w.Write([]byte(`{"tokens":["` + strings.Repeat("x", maxBody) + `"]}`))
-	})
-	h := newHarness(t, f.URL, WithRetry(1, time.Millisecond, time.Millisecond))
-	_, err := h.List(t.Context(), cred(t))
-	if err == nil || !strings.Contains(err.Error(), "answer larger than") {
-		t.Fatalf("err = %v, want an oversized answer", err)
+	tests := []struct {
+		name string
+		size int
+		call func(t *testing.T, h *harness) error
+	}{
+		{"me", maxBody, func(t *testing.T, h *harness) error { _, err := h.Me(t.Context(), cred(t)); return err }},
+		{"list", maxListBody, func(t *testing.T, h *harness) error { _, err := h.List(t.Context(), cred(t)); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			chunk := bytes.Repeat([]byte("x"), 1<<20)
+			f := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+				w.WriteHeader(200)
+				_, _ = w.Write([]byte(`{"tokens":["`))
+				for written := 0; written <= tt.size; written += len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+				_, _ = w.Write([]byte(`"]}`))
+			})
+			h := newHarness(t, f.URL, WithRetry(1, time.Millisecond, time.Millisecond))
+			if err := tt.call(t, h); err == nil || !strings.Contains(err.Error(), "answer larger than") {
+				t.Fatalf("err = %v, want an oversized answer", err)
+			}
+		})
 	}
 }
 

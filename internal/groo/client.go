@@ -250,7 +250,7 @@ func (c *Client) Me(ctx context.Context, cred Token) (User, error) {
 // List returns the caller's tokens, revoked ones included.
 func (c *Client) List(ctx context.Context, cred Token) ([]TokenInfo, error) {
 	const op = "list tokens"
-	body, err := c.do(ctx, cred, call{op: op, method: http.MethodGet, route: pathTokens, path: pathTokens})
+	body, err := c.do(ctx, cred, call{op: op, method: http.MethodGet, route: pathTokens, path: pathTokens, limit: maxListBody})
 	if err != nil {
 		return nil, err
 	}

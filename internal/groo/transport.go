@@ -19,8 +19,13 @@ import (
 	"github.com/groo/pat-action/internal/safetext"
 )
 
-// maxBody bounds what the client reads of an answer.
-const maxBody = 1 << 20
+// maxBody bounds what the client reads of an answer; maxListBody of a list
+// of the account's tokens, which grows with its history (revoked tokens
+// stay listed): about 300 bytes a token, so some 200,000 tokens.
+const (
+	maxBody     = 1 << 20
+	maxListBody = 64 << 20
+)
 
 // call is one API call: the retry loop runs its attempts.
 type call struct {
@@ -30,6 +35,7 @@ type call struct {
 	path   string
 	body   []byte
 	mint   bool // not idempotent: retried only when the server provably did not act
+	limit  int  // the most bytes of an answer read (0: maxBody)
 }
 
 // attemptResult is what one HTTP exchange gave.
@@ -127,14 +133,18 @@ func (c *Client) exchange(ctx context.Context, cred Token, k call) attemptResult
 		return attemptResult{err: err}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	limit := k.limit
+	if limit <= 0 {
+		limit = maxBody
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	r := attemptResult{status: resp.StatusCode, header: resp.Header, body: b}
 	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
 	switch {
 	case err != nil && ok:
 		r.err = fmt.Errorf("%s %s: HTTP %d: read answer: %w", k.method, k.route, resp.StatusCode, err)
-	case len(b) > maxBody && ok:
-		r.err = fmt.Errorf("%s %s: HTTP %d: answer larger than %d bytes", k.method, k.route, resp.StatusCode, maxBody)
+	case len(b) > limit && ok:
+		r.err = fmt.Errorf("%s %s: HTTP %d: answer larger than %d bytes", k.method, k.route, resp.StatusCode, limit)
 	}
 	return r
 }

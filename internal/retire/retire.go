@@ -106,6 +106,23 @@ func LatestSeen(tokens []groo.TokenInfo) time.Time {
 	return t
 }
 
+// ListCovers reports whether a list read for several rotations (the
+// daemon's shared list) may stand in for rotation R's own look at the
+// account when R retires: its newest Groo time is at most R's write window
+// before R's own token's createdAt, both on Groo's clock. A token such a list
+// misses was minted after it, so within window of R's mint: by another
+// rotation of the use case within W before R (which I3 does not cover), or
+// by a writer whose token is too recent to revoke anyway. An unknown time
+// never covers. The list must also have been answered before R's write
+// started (Rotation.Listed), which holds for any list R took before it.
+func ListCovers(listed []groo.TokenInfo, minted time.Time, window time.Duration) bool {
+	seen := LatestSeen(listed)
+	if seen.IsZero() || minted.IsZero() {
+		return false
+	}
+	return minted.Sub(seen) <= window
+}
+
 // Offset bounds Groo's clock against this machine's: groo - local lies in
 // [Low, High]. A rotation measures it on its own mint: the local times
 // before the request and after the answer bracket the token's createdAt.

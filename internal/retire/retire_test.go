@@ -264,3 +264,35 @@ func TestOrphan(t *testing.T) {
 		t.Errorf("Groo's clock passed its window: %s, want revoke", d.Verdict)
 	}
 }
+
+// A shared list stands in for a rotation's own look only while its newest
+// Groo time is within the write window of the rotation's mint.
+func TestListCovers(t *testing.T) {
+	t.Parallel()
+	used := t0.Add(10 * time.Second)
+	withUse := tok("cred", t0.Add(-time.Hour), "")
+	withUse.LastUsed = &used
+	tests := []struct {
+		name   string
+		listed []groo.TokenInfo
+		minted time.Time
+		want   bool
+	}{
+		{"read just before the mint", []groo.TokenInfo{tok("a", t0, "2m")}, t0.Add(time.Second), true},
+		{"answered after the mint", []groo.TokenInfo{tok("a", t0.Add(time.Minute), "2m")}, t0, true},
+		{"exactly the window old", []groo.TokenInfo{tok("a", t0, "2m")}, t0.Add(2 * time.Minute), true},
+		{"older than the window", []groo.TokenInfo{tok("a", t0, "2m")}, t0.Add(2*time.Minute + time.Millisecond), false},
+		{"the caller's lastUsed dates the list", []groo.TokenInfo{withUse}, used.Add(time.Minute), true},
+		{"no Groo time in the list", []groo.TokenInfo{tok("a", time.Time{}, "2m")}, t0, false},
+		{"empty list", nil, t0, false},
+		{"mint time unknown", []groo.TokenInfo{tok("a", t0, "2m")}, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ListCovers(tt.listed, tt.minted, 2*time.Minute); got != tt.want {
+				t.Errorf("ListCovers = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

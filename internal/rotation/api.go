@@ -76,6 +76,11 @@ type Request struct {
 	// there the credential is the token being replaced.
 	KeepCredential bool
 
+	// Shared, when set, is the account's list shared with other rotations
+	// of the same credential (the daemon's fleet): this rotation takes it
+	// instead of reading its own, while retire.ListCovers says it may.
+	Shared *SharedList
+
 	// BeforeWrite, when set, is called just before the write is sent; an
 	// error stops the rotation with nothing written (the daemon checks
 	// there that it still holds the use case's lease).

@@ -140,6 +140,12 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 // engine builds an Engine with its own clients, as a separate process would.
 func (f *fixture) engine(t testing.TB, timeout time.Duration) *rotation.Engine {
 	t.Helper()
+	return f.engineVia(t, timeout, f.transport)
+}
+
+// engineVia is engine with its GitHub requests sent through transport.
+func (f *fixture) engineVia(t testing.TB, timeout time.Duration, transport http.RoundTripper) *rotation.Engine {
+	t.Helper()
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
@@ -149,7 +155,7 @@ func (f *fixture) engine(t testing.TB, timeout time.Duration) *rotation.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Transport: f.transport, Timeout: timeout}
+	hc := &http.Client{Transport: transport, Timeout: timeout}
 	gh, err := github.NewClient(hc).WithAuthToken(ghToken).WithEnterpriseURLs(f.url+"/", f.url+"/")
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,17 @@ type readResult struct {
 func (e *Engine) startReads(ctx context.Context, req Request, cred groo.Token) (*readResult, *sync.WaitGroup) {
 	var rr readResult
 	var wg sync.WaitGroup
-	wg.Go(func() { rr.tokens, rr.tokensErr = e.Groo.List(ctx, cred) })
+	var minted time.Time
+	if req.Shared != nil {
+		minted = req.Shared.lastMint(req.useCase()) // before this rotation's own mint
+	}
+	wg.Go(func() {
+		if req.Shared != nil {
+			rr.tokens, rr.tokensErr = req.Shared.read(ctx, cred, minted)
+			return
+		}
+		rr.tokens, rr.tokensErr = e.Groo.List(ctx, cred)
+	})
 	wg.Go(func() { rr.user, rr.userErr = e.Groo.Me(ctx, cred) })
 	wg.Go(func() { rr.key, rr.keyErr = e.Secrets.PublicKey(ctx, req.Target) })
 	wg.Go(func() { rr.meta, rr.metaErr = e.Secrets.Metadata(ctx, req.Target) })
@@ -350,6 +360,10 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 // and revoked: each try names its number in the description.
 func (a *attempt) mint(ctx context.Context) error {
 	req, cred := a.req, a.req.Credential
+	if req.Shared != nil {
+		// Whatever came of it: a list asked for before now may miss it.
+		defer req.Shared.Minted(a.useCase)
+	}
 	var (
 		info     groo.TokenInfo
 		tok      groo.Token
@@ -457,6 +471,19 @@ func (a *attempt) verify(ctx context.Context) error {
 	// one of the tokens this rotation retires.
 
 	a.tokens = rr.tokens
+	if rr.tokensErr == nil && a.req.Shared != nil && !retire.ListCovers(a.tokens, a.res.New.CreatedAt, a.cfg.WriteWindow) {
+		// The shared list is older than this rotation's own look may be
+		// (it could miss a token I3 needs retired): read one now, still
+		// before the write, and share it.
+		at := a.cfg.Now()
+		fresh, err := a.e.Groo.List(ctx, tok)
+		if err != nil {
+			rr.tokensErr = err
+		} else {
+			a.tokens = fresh
+			a.req.Shared.Offer(a.req.Credential, fresh, at)
+		}
+	}
 	if rr.tokensErr != nil {
 		var err error
 		if a.tokens, err = a.e.Groo.List(ctx, tok); err != nil {

@@ -38,8 +38,11 @@ type env struct {
 	bot       groo.Token         // the daemon's and the prune's credential
 	store     *sqlitestore.Store // nil when no daemon or prune takes part
 	margin    time.Duration      // the engines' clock margin
-	mu        sync.Mutex         // holder names
+	mu        sync.Mutex         // holder names, shared
 	holders   int
+	// shared is the account's list the daemon-style rotations share, as
+	// a pat-rotator's rotations do (built by the first of them).
+	shared *rotation.SharedList
 }
 
 func openStore(ctx context.Context, path string) (*sqlitestore.Store, error) {
@@ -196,6 +199,12 @@ func (e *env) runDaemon(ctx context.Context, a Actor) *run {
 		r.err = err
 		return r
 	}
+	e.mu.Lock()
+	if e.shared == nil {
+		e.shared = rotation.NewSharedList(gc, a.Window/2, nil)
+	}
+	shared := e.shared
+	e.mu.Unlock()
 	useCase := simTarget.UseCase()
 	lease, err := e.store.AcquireLease(ctx, useCase, holder, a.Window+a.Window/2)
 	if err != nil {
@@ -210,6 +219,7 @@ func (e *env) runDaemon(ctx context.Context, a Actor) *run {
 	eng := e.engine(r, gc, sc, e.store, e.store)
 	req := request(e.bot, "pat-rotator")
 	req.KeepCredential = true // the daemon never revokes its own PAT
+	req.Shared = shared
 	res, err := eng.Rotate(ctx, req)
 	r.rotated(err)
 	if res != nil {
