@@ -760,7 +760,7 @@ func TestHungGitHubReadDoesNotHoldTheUseCase(t *testing.T) {
 	f := newFleet(t, 1, nil)
 	f.emu.SetFaults([]emulator.Fault{{Route: emulator.RoutePublicKey, Latency: time.Hour, Count: 1}})
 	cfg := f.config(t, "defaults: {ttl: 72h, revoke-grace: 0s}\ntargets:\n  - repository: octo/r0\n")
-	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), GitHubTimeout: 300 * time.Millisecond})
+	d, err := New(context.Background(), cfg, Options{Getenv: f.getenv, Transport: conforming(t), GitHubTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
