@@ -336,12 +336,12 @@ func TestMintRetriedWithinTheAttempt(t *testing.T) {
 func TestLostMintThatActsLate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOpts{noConformance: true})
-	const late = 3 * time.Second // past the timeout, the settle look and try 2
+	const late = 5 * time.Second // past the timeout, the settle look and try 2
 	f.emu.SetFaults([]emulator.Fault{
 		{Route: emulator.RouteGrooCreate, Latency: late, Queued: true, Count: 1},
 		{Route: emulator.RouteGrooCreate, Status: http.StatusForbidden, Count: 1, Skip: 1},
 	})
-	_, err := f.engine(t, 300*time.Millisecond).Rotate(context.Background(), f.request())
+	_, err := f.engine(t, time.Second).Rotate(context.Background(), f.request())
 	var rerr *rotation.Error
 	if !errors.As(err, &rerr) || rerr.Step != rotation.StepMint || !rerr.MintUnknown {
 		t.Fatalf("want a mint failure that says a token of the attempt may be live, got %v", err)
