@@ -286,22 +286,11 @@ func (s *childSetup) settled(t *testing.T, within time.Duration, c *child) {
 
 func (s *childSetup) checkNoLeaks(t *testing.T, texts ...string) {
 	t.Helper()
-	values := append([]string{}, s.values...)
-	for _, tok := range s.emu.State().Tokens {
-		values = append(values, tok.Secret)
+	logs := map[string]string{}
+	for i, text := range texts {
+		logs[fmt.Sprintf("output %d", i+1)] = text
 	}
-	files, _ := filepath.Glob(s.dbPath + "*")
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		texts = append(texts, string(b))
-	}
-	for _, text := range texts {
-		for _, v := range values {
-			if strings.Contains(text, v) {
-				t.Errorf("a token value (%s…) reached a log or the store", v[:11])
-			}
-		}
-	}
+	testkit.NoTokenValues(t, append(s.emu.State().TokenValues(), s.values...), logs, s.dbPath+"*")
 }
 
 // kill -9 in the middle of a write, then a restart: I1 holds throughout and

@@ -117,25 +117,7 @@ func (f *fleet) configStore(t testing.TB, store, extra string) *config.Config {
 // the store's files (I5).
 func assertNoSecrets(t *testing.T, f *fleet, st emulator.State, texts map[string]string) {
 	t.Helper()
-	secrets := append([]string{}, f.secrets...)
-	for _, tok := range st.Tokens {
-		secrets = append(secrets, tok.Secret)
-	}
-	files, _ := filepath.Glob(filepath.Join(f.dir, "state.db*"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts[filepath.Base(file)] = string(b)
-	}
-	for name, text := range texts {
-		for _, s := range secrets {
-			if strings.Contains(text, s) {
-				t.Errorf("%s holds a token value (%s…)", name, s[:11])
-			}
-		}
-	}
+	testkit.NoTokenValues(t, append(st.TokenValues(), f.secrets...), texts, filepath.Join(f.dir, "state.db*"))
 }
 
 // The daemon against the emulator: three targets on @every 1s over several

@@ -32,16 +32,8 @@ func startServer(t *testing.T, limits serverLimits) string {
 		t.Fatal(err)
 	}
 	d.limits = limits
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		d.Close()
-	})
+	t.Cleanup(func() { d.Close() }) // after running's clean-up stopped Run
+	running(t, d)
 	return ln.Addr().String()
 }
 

@@ -151,6 +151,16 @@ func (s State) TokenBySecret(value string) (TokenState, bool) {
 	return TokenState{}, false
 }
 
+// TokenValues is the value of every token Groo knows, revoked ones
+// included: what a test looks for in logs, errors and files.
+func (s State) TokenValues() []string {
+	out := make([]string, 0, len(s.Tokens))
+	for _, tok := range s.Tokens {
+		out = append(out, tok.Secret)
+	}
+	return out
+}
+
 // LiveTokens lists the tokens named name that are neither revoked nor expired
 // at the snapshot's time (on Groo's clock).
 func (s State) LiveTokens(name string) []TokenState {

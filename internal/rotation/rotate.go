@@ -385,7 +385,8 @@ func (a *attempt) mint(ctx context.Context) error {
 			break
 		}
 		err = fmt.Errorf("mint token %q (try %d): %w", a.useCase, try, err)
-		if !mintMayHaveHappened(err) {
+		mayHave, answered := mintOutcome(err)
+		if !mayHave {
 			a.step(StepMint)
 			return a.failBefore(ctx, StepMint, err, "", false)
 		}
@@ -397,7 +398,7 @@ func (a *attempt) mint(ctx context.Context) error {
 				left = append(left, info.ID)
 			}
 		}
-		more, cerr := a.cleanupLostMint(ctx, cred, try, !mintAnswered(err))
+		more, cerr := a.cleanupLostMint(ctx, cred, try, !answered)
 		left = append(left, more...)
 		if cerr != nil || len(left) > 0 || try >= a.cfg.MintTries || ctx.Err() != nil {
 			a.step(StepMint)
@@ -471,23 +472,18 @@ func (a *attempt) verify(ctx context.Context) error {
 	// one of the tokens this rotation retires.
 
 	a.tokens = rr.tokens
-	if rr.tokensErr == nil && a.req.Shared != nil && !retire.ListCovers(a.tokens, a.res.New.CreatedAt, a.cfg.WriteWindow) {
-		// The shared list is older than this rotation's own look may be
-		// (it could miss a token I3 needs retired): read one now, still
-		// before the write, and share it.
+	// A list of its own, still before the write: when the first read
+	// failed, or the shared list is older than this rotation's own look may
+	// be (it could miss a token I3 needs retired); then it is shared.
+	if rr.tokensErr != nil || a.req.Shared != nil && !retire.ListCovers(a.tokens, a.res.New.CreatedAt, a.cfg.WriteWindow) {
 		at := a.cfg.Now()
 		fresh, err := a.e.Groo.List(ctx, tok)
 		if err != nil {
-			rr.tokensErr = err
-		} else {
-			a.tokens = fresh
-			a.req.Shared.Offer(a.req.Credential, fresh, at)
-		}
-	}
-	if rr.tokensErr != nil {
-		var err error
-		if a.tokens, err = a.e.Groo.List(ctx, tok); err != nil {
 			return a.failDiscard(ctx, StepRead, fmt.Errorf("list tokens of %q: %w", a.useCase, errors.Join(rr.tokensErr, err)), tok)
+		}
+		a.tokens = fresh
+		if a.req.Shared != nil {
+			a.req.Shared.Offer(a.req.Credential, fresh, at)
 		}
 	}
 	if rr.keyErr != nil {
@@ -727,26 +723,18 @@ func (a *attempt) revokeNew(ctx context.Context, cred groo.Token) string {
 	return ""
 }
 
-// mintMayHaveHappened is false only when Groo answered with a refusal: any
-// other failure (a lost answer, a timeout, a 5xx) may hide a minted token.
-func mintMayHaveHappened(err error) bool {
+// mintOutcome classifies a failed mint. mayHave is false only when Groo
+// answered with a refusal: any other failure (a lost answer, a timeout, a
+// 5xx) may hide a minted token. answered tells whether Groo answered at all
+// (a refusal, a 5xx, an unusable 2xx): then its work on the request is over.
+func mintOutcome(err error) (mayHave, answered bool) {
 	var unknown *groo.OutcomeUnknownError
 	if errors.As(err, &unknown) {
-		return true
+		return true, unknown.Answered
 	}
 	var api *groo.APIError
-	return !errors.As(err, &api)
-}
-
-// mintAnswered reports whether Groo answered the failed mint at all (a
-// refusal, a 5xx, an unusable 2xx): then its work on it is over.
-func mintAnswered(err error) bool {
-	var unknown *groo.OutcomeUnknownError
-	if errors.As(err, &unknown) {
-		return unknown.Answered
-	}
-	var api *groo.APIError
-	return errors.As(err, &api)
+	answered = errors.As(err, &api)
+	return !answered, answered
 }
 
 // cleanupLostMint finds tokens minted by this attempt whose answer was lost

@@ -121,26 +121,11 @@ func (s *deathSetup) events(t *testing.T) []audit.Event {
 // log or the store's files.
 func (s *deathSetup) checkNoLeaks(t *testing.T, procs ...*proc) {
 	t.Helper()
-	values := append([]string{}, s.values...)
-	for _, tok := range s.emu.State().Tokens {
-		values = append(values, tok.Secret)
+	logs := map[string]string{}
+	for i, p := range procs {
+		logs[fmt.Sprintf("process %d's log", i+1)] = p.stderr.String()
 	}
-	var texts []string
-	for _, p := range procs {
-		texts = append(texts, p.stderr.String())
-	}
-	files, _ := filepath.Glob(s.dbPath + "*")
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		texts = append(texts, string(b))
-	}
-	for _, text := range texts {
-		for _, v := range values {
-			if strings.Contains(text, v) {
-				t.Errorf("a token value (%s…) reached a log or the store", v[:11])
-			}
-		}
-	}
+	testkit.NoTokenValues(t, append(s.emu.State().TokenValues(), s.values...), logs, s.dbPath+"*")
 }
 
 // TestKillDuringRetryBackoff: pat-rotator is SIGKILLed while it waits to

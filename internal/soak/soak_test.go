@@ -195,11 +195,7 @@ targets:
 		all = append(all, reps[i])
 	}
 	secrets := func() []string {
-		out := []string{botPAT, ghToken}
-		for _, tok := range emu.State().Tokens {
-			out = append(out, tok.Secret)
-		}
-		return out
+		return append(emu.State().TokenValues(), botPAT, ghToken)
 	}
 	failed := false
 	report := func() {

@@ -1,6 +1,7 @@
 // Package testkit holds the small helpers that the project's tests share: a
-// goroutine-safe log buffer, a settable clock, Groo PAT values and golden
-// files (Golden, and the one -update flag). It imports "testing", so only
+// goroutine-safe log buffer, a settable clock, Groo PAT values, golden
+// files (Golden, and the one -update flag) and the token-leak check
+// (NoTokenValues). It imports "testing", so only
 // _test.go files (and other test helper packages) import it. It imports
 // nothing of the project, so any package's tests (internal ones included)
 // can use it.
